@@ -1,0 +1,209 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stipend/stipend/accounts"
+	"github.com/stipend/stipend/api/wire"
+)
+
+// route is one row of the route table: how it is served and how the OpenAPI document
+// describes it.
+type route struct {
+	Method  string
+	Path    string // OpenAPI style: /v1/keys/{id}
+	Handler echo.HandlerFunc
+	Name    string // operationId
+	Tag     string
+	Summary string
+
+	Auth       bool   // an API key is required
+	Scope      string // the scope the key must carry ("" for any)
+	MovesMoney bool   // Idempotency-Key required; request body strict
+
+	BodyLimit int64 // bytes, for a route whose bodies may be larger than the general limit
+
+	Request  any // the JSON body type, or nil
+	Response any // the JSON response type, or nil for no body
+	Status   int // the success status
+	Query    []param
+	// Raw marks routes whose body is not JSON described by Response (metrics, the document).
+	Raw string
+	// RawRequest lists the media types of a request body that is not JSON described by
+	// Request (uploads of CI results).
+	RawRequest []string
+}
+
+type param struct {
+	Name, Description string
+}
+
+// routes is the one route table of the API.
+func (s *Server) routes() []route {
+	o := s.opts
+	return []route{
+		{Method: http.MethodGet, Path: "/healthz", Handler: s.healthz, Name: "healthz", Tag: "operations",
+			Summary: "Liveness: the process is up.", Response: wire.Health{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/readyz", Handler: s.readyz, Name: "readyz", Tag: "operations",
+			Summary: "Readiness: the database answers and its schema is current.", Response: wire.Health{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/metrics", Handler: s.metricsHandler, Name: "metrics", Tag: "operations",
+			Summary: "Prometheus metrics.", Status: http.StatusOK, Raw: "text/plain"},
+		{Method: http.MethodGet, Path: "/openapi.json", Handler: s.openAPIHandler, Name: "openapi", Tag: "operations",
+			Summary: "This OpenAPI document.", Status: http.StatusOK, Raw: "application/json"},
+
+		{Method: http.MethodGet, Path: "/v1/me", Handler: s.me, Name: "getMe", Tag: "accounts",
+			Summary: "The caller's account and API key.", Auth: true, Response: wire.Me{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/accounts", Handler: s.createAccount, Name: "createAccount", Tag: "accounts",
+			Summary: "Create a user or an organisation (admin).", Auth: true, Scope: accounts.ScopeAdmin,
+			Request: wire.CreateAccountRequest{}, Response: wire.Account{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/accounts/{id}", Handler: s.getAccount, Name: "getAccount", Tag: "accounts",
+			Summary: "An account the caller may read.", Auth: true, Scope: accounts.ScopeRead, Response: wire.Account{}, Status: http.StatusOK},
+
+		{Method: http.MethodPost, Path: "/v1/accounts/{id}/members", Handler: s.setMember, Name: "setMember", Tag: "accounts",
+			Summary: "Make a user an owner or a member of an organisation (owners, admin).", Auth: true, Scope: accounts.ScopeKeys,
+			Request: wire.SetMemberRequest{}, Response: wire.Account{}, Status: http.StatusOK},
+		{Method: http.MethodDelete, Path: "/v1/accounts/{id}/members/{member}", Handler: s.removeMember, Name: "removeMember", Tag: "accounts",
+			Summary: "Take a user out of an organisation (owners, admin).", Auth: true, Scope: accounts.ScopeKeys,
+			Response: wire.Account{}, Status: http.StatusOK},
+
+		{Method: http.MethodPost, Path: "/v1/keys", Handler: s.createKey, Name: "createKey", Tag: "keys",
+			Summary: "Create an API key; its secret is in this response only.", Auth: true, Scope: accounts.ScopeKeys,
+			Request: wire.CreateKeyRequest{}, Response: wire.CreatedKey{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/keys", Handler: s.listKeys, Name: "listKeys", Tag: "keys",
+			Summary: "The API keys of the caller's account (or ?account_id=).", Auth: true, Scope: accounts.ScopeRead,
+			Query:    []param{{"account_id", "An account the caller may act for; default the caller's."}},
+			Response: wire.KeyList{}, Status: http.StatusOK},
+		{Method: http.MethodDelete, Path: "/v1/keys/{id}", Handler: s.revokeKey, Name: "revokeKey", Tag: "keys",
+			Summary: "Revoke an API key.", Auth: true, Scope: accounts.ScopeKeys, Response: wire.Key{}, Status: http.StatusOK},
+
+		{Method: http.MethodGet, Path: "/v1/balances", Handler: s.balances, Name: "getBalances", Tag: "ledger",
+			Summary: "Balances per asset: available, held and total.", Auth: true, Scope: accounts.ScopeRead,
+			Query:    []param{{"account_id", "An account the caller may read; default the caller's."}},
+			Response: wire.Balances{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/transactions", Handler: s.transactions, Name: "listTransactions", Tag: "ledger",
+			Summary: "Ledger transactions touching the account, newest first.", Auth: true, Scope: accounts.ScopeRead,
+			Query: []param{
+				{"account_id", "An account the caller may read; default the caller's."},
+				{"cursor", "next_cursor of the previous page."},
+				{"limit", "Page size, 1 to 500 (default 50)."},
+			},
+			Response: wire.TransactionPage{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/transfers", Handler: s.transfer, Name: "createTransfer", Tag: "ledger",
+			Summary: "Move money from the caller's account to another.", Auth: true, Scope: accounts.ScopeTransfers, MovesMoney: true,
+			Request: wire.TransferRequest{}, Response: wire.Transaction{}, Status: http.StatusCreated},
+		{Method: http.MethodPost, Path: "/v1/fundings", Handler: s.createFunding, Name: "createFunding", Tag: "fundings",
+			Summary: "Get a Lightning invoice that credits an account when it is paid.", Auth: true, Scope: accounts.ScopeRead,
+			MovesMoney: true, Request: wire.CreateFundingRequest{}, Response: wire.Funding{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/fundings/{id}", Handler: s.getFunding, Name: "getFunding", Tag: "fundings",
+			Summary: "A funding and whether its invoice was paid.", Auth: true, Scope: accounts.ScopeRead,
+			Response: wire.Funding{}, Status: http.StatusOK},
+
+		{Method: http.MethodPost, Path: "/v1/payouts", Handler: s.createPayout, Name: "createPayout", Tag: "payouts",
+			Summary: "Withdraw to a BOLT11 invoice, a Lightning Address or an LNURL-pay link.", Auth: true, Scope: accounts.ScopePayouts,
+			MovesMoney: true, Request: wire.CreatePayoutRequest{}, Response: wire.Payout{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/payouts", Handler: s.listPayouts, Name: "listPayouts", Tag: "payouts",
+			Summary: "An account's payouts, newest first.", Auth: true, Scope: accounts.ScopeRead,
+			Query: []param{
+				{"account_id", "An account the caller may read; default the caller's."},
+				{"cursor", "next_cursor of the previous page."},
+				{"limit", "Page size, 1 to 500 (default 50)."},
+			},
+			Response: wire.PayoutPage{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/payouts/{id}", Handler: s.getPayout, Name: "getPayout", Tag: "payouts",
+			Summary: "A payout, with its proof of payment once it succeeded.", Auth: true, Scope: accounts.ScopeRead,
+			Response: wire.Payout{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/payouts/{id}/cancel", Handler: s.cancelPayout, Name: "cancelPayout", Tag: "payouts",
+			Summary: "Cancel a payout that is not yet in flight; its money returns.", Auth: true, Scope: accounts.ScopePayouts,
+			MovesMoney: true, Response: wire.Payout{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/payout-preferences", Handler: s.listPayoutPreferences, Name: "listPayoutPreferences", Tag: "payouts",
+			Summary: "How an account wants each asset paid out.", Auth: true, Scope: accounts.ScopeRead,
+			Query:    []param{{"account_id", "An account the caller may read; default the caller's."}},
+			Response: wire.PayoutPreferences{}, Status: http.StatusOK},
+		{Method: http.MethodPut, Path: "/v1/payout-preferences/{asset}", Handler: s.setPayoutPreference, Name: "setPayoutPreference", Tag: "payouts",
+			Summary: "Keep an asset as a balance, or sweep it to a Lightning Address above a minimum.", Auth: true, Scope: accounts.ScopePayouts,
+			Request: wire.SetPayoutPreferenceRequest{}, Response: wire.PayoutPreference{}, Status: http.StatusOK},
+
+		{Method: http.MethodGet, Path: "/v1/bounties", Handler: s.listBounties, Name: "listBounties", Tag: "bounties",
+			Summary: "Public list and search of bounties, newest first.",
+			Query: []param{
+				{"status", "open, cancelled or expired."}, {"kind", "test_run, docs, triage or custom."},
+				{"sponsor_id", "Only this sponsor's bounties."}, {"q", "Words of the title or description."},
+				{"cursor", "next_cursor of the previous page."}, {"limit", "Page size, 1 to 500 (default 50)."},
+			},
+			Response: wire.BountyPage{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties", Handler: s.createBounty, Name: "createBounty", Tag: "bounties",
+			Summary: "Create a bounty; reward × units plus the platform fee move into its escrow.", Auth: true,
+			Scope: accounts.ScopeBounties, MovesMoney: true, Request: wire.CreateBountyRequest{}, Response: wire.Bounty{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/bounties/{id}", Handler: s.getBounty, Name: "getBounty", Tag: "bounties",
+			Summary: "A bounty (public).", Response: wire.Bounty{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/bounties/{id}/statement", Handler: s.bountyStatement, Name: "getBountyStatement", Tag: "bounties",
+			Summary:  "A bounty's public account: funds in, fees, payments and refunds, with its transactions.",
+			Query:    []param{{"cursor", "next_cursor of the previous page."}, {"limit", "Transactions per page, 1 to 500 (default 50)."}},
+			Response: wire.BountyStatement{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/topup", Handler: s.topUpBounty, Name: "topUpBounty", Tag: "bounties",
+			Summary: "Buy more units of an open bounty (its sponsor).", Auth: true, Scope: accounts.ScopeBounties, MovesMoney: true,
+			Request: wire.TopUpRequest{}, Response: wire.Bounty{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/cancel", Handler: s.cancelBounty, Name: "cancelBounty", Tag: "bounties",
+			Summary: "Cancel an open bounty; what is left in escrow returns to its sponsor.", Auth: true, Scope: accounts.ScopeBounties,
+			MovesMoney: true, Response: wire.Bounty{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/results", Handler: s.reportResults, Name: "reportResults", Tag: "bounties",
+			Summary: "Report CI results with a CI token of the sponsor (scope ci:report, or ci:report:<bounty id>); each new passing result is paid while units last.",
+			Auth:    true, MovesMoney: true, BodyLimit: o.ResultsLimit,
+			RawRequest: []string{"application/json", "application/xml", "application/x-ndjson"},
+			Query: []param{
+				{"format", "json, junit or go-test-json; by default taken from the Content-Type."},
+				{"run_id", "The run, for formats that do not name it (JUnit, go test -json)."},
+				{"contributor", "The GitHub login paid for results that name none."},
+			},
+			Response: wire.ResultsReport{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/claims", Handler: s.claimBounty, Name: "claimBounty", Tag: "bounties",
+			Summary: "Reserve a unit of work for the bounty's claim window.", Auth: true, Scope: accounts.ScopeRead,
+			Response: wire.Claim{}, Status: http.StatusCreated},
+		{Method: http.MethodDelete, Path: "/v1/bounties/{id}/claims/{claim}", Handler: s.releaseClaim, Name: "releaseClaim", Tag: "bounties",
+			Summary: "Give up a claim.", Auth: true, Scope: accounts.ScopeRead, Response: wire.Claim{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/submissions", Handler: s.submitWork, Name: "createSubmission", Tag: "bounties",
+			Summary: "Hand in work for a review bounty, with evidence.", Auth: true, Scope: accounts.ScopeRead,
+			Request: wire.CreateSubmissionRequest{}, Response: wire.Submission{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/bounties/{id}/submissions", Handler: s.listSubmissions, Name: "listSubmissions", Tag: "bounties",
+			Summary: "A bounty's submissions: all of them for its sponsor and reviewers, one's own for others.", Auth: true,
+			Scope: accounts.ScopeRead, Response: wire.SubmissionList{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/submissions/{submission}/approve", Handler: s.approveSubmission, Name: "approveSubmission",
+			Tag: "bounties", Summary: "Approve a submission, which pays its submitter one unit (sponsor or reviewer).", Auth: true,
+			Scope: accounts.ScopeRead, MovesMoney: true, Response: wire.Submission{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/bounties/{id}/submissions/{submission}/reject", Handler: s.rejectSubmission, Name: "rejectSubmission",
+			Tag: "bounties", Summary: "Reject a submission with a reason (sponsor or reviewer).", Auth: true, Scope: accounts.ScopeRead,
+			Request: wire.RejectRequest{}, Response: wire.Submission{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/github/link", Handler: s.startGitHubLink, Name: "startGitHubLink", Tag: "github",
+			Summary: "Start linking a GitHub login to the caller's account: returns GitHub's authorisation page.", Auth: true,
+			Scope: accounts.ScopeKeys, Response: wire.GitHubLinkStart{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/github/callback", Handler: s.gitHubCallback, Name: "gitHubCallback", Tag: "github",
+			Summary: "Where GitHub sends the browser back: a page with the code that confirms the link.", Status: http.StatusOK,
+			Raw: "text/html", Query: []param{{"code", "GitHub's authorisation code."}, {"state", "The state Stipend gave GitHub."}}},
+		{Method: http.MethodPost, Path: "/v1/github/link/confirm", Handler: s.confirmGitHubLink, Name: "confirmGitHubLink", Tag: "github",
+			Summary: "Confirm a link with the code GitHub's callback page showed, which moves the rewards pending for the login into the account.",
+			Auth:    true, Scope: accounts.ScopeKeys, MovesMoney: true, Request: wire.GitHubLinkConfirmRequest{}, Response: wire.GitHubLink{},
+			Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/admin/github-links", Handler: s.linkGitHub, Name: "linkGitHub", Tag: "admin",
+			Summary: "Link a GitHub login to an account (admin), which moves the rewards pending for the login into it.", Auth: true,
+			Scope: accounts.ScopeAdmin, MovesMoney: true, Request: wire.GitHubLinkRequest{}, Response: wire.GitHubLink{}, Status: http.StatusOK},
+
+		{Method: http.MethodPost, Path: "/v1/admin/credits", Handler: s.adminCredit, Name: "createAdminCredit", Tag: "admin",
+			Summary: "Credit an account from outside Stipend, recorded as an admin credit (admin).", Auth: true,
+			Scope: accounts.ScopeAdmin, MovesMoney: true,
+			Request: wire.AdminCreditRequest{}, Response: wire.Transaction{}, Status: http.StatusCreated},
+	}
+}
+
+// echoPath turns /v1/keys/{id} into echo's /v1/keys/:id.
+func echoPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			parts[i] = ":" + s[1:len(s)-1]
+		}
+	}
+	return strings.Join(parts, "/")
+}

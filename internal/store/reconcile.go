@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+
+	"github.com/stipend/stipend/payments/funding"
+	"github.com/stipend/stipend/payments/ledger"
+	"github.com/stipend/stipend/payments/payout"
+	"github.com/stipend/stipend/payments/reconcile"
+)
+
+var _ reconcile.Store = (*Store)(nil)
+
+// LightningPayouts implements reconcile.Store.
+func (s *Store) LightningPayouts(ctx context.Context) ([]payout.Payout, error) {
+	return s.queryPayouts(ctx, `rail = ? AND payment_hash IS NOT NULL ORDER BY id`, payout.RailLightning)
+}
+
+// LightningFundings implements reconcile.Store.
+func (s *Store) LightningFundings(ctx context.Context) ([]funding.Funding, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+fundingColumns+` FROM ln_fundings ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []funding.Funding
+	for rows.Next() {
+		f, err := scanFunding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *f)
+	}
+	return out, rows.Err()
+}
+
+// PayoutClearing implements reconcile.Store.
+func (s *Store) PayoutClearing(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(balance), 0) FROM ledger_balances WHERE address = ? AND asset = ?`,
+		payoutClearing, string(ledger.BTC)).Scan(&v)
+	return v, err
+}
