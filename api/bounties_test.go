@@ -339,6 +339,8 @@ func TestBadBountyInputChangesNothing(t *testing.T) {
 			{"a file over the size limit", "/v1/bounties/" + b.ID + "/results", token, "application/json", huge, 413, "too_large"},
 			{"results for another sponsor's bounty", "/v1/bounties/" + ob.ID + "/results", allToken.Secret, "application/json", goodJSON, 403, "forbidden"},
 			{"a token bound to another bounty", "/v1/bounties/" + ob.ID + "/results", token, "application/json", goodJSON, 403, "forbidden"},
+			// Whoever may not report is refused before the upload is read, whatever it holds.
+			{"malformed results for another sponsor's bounty", "/v1/bounties/" + ob.ID + "/results", allToken.Secret, "application/json", []byte(`[{"run_id":`), 403, "forbidden"},
 			{"a key without ci:report", "/v1/bounties/" + b.ID + "/results", sponsorKey, "application/json", goodJSON, 403, "forbidden"},
 			{"results for no bounty", "/v1/bounties/bnt_00000000000000000000000000000000/results", token, "application/json", goodJSON, 404, "not_found"},
 			{"a reward of zero", "/v1/bounties", sponsorKey, "application/json", create(func(r *wire.CreateBountyRequest) { r.Reward.Amount = 0 }), 400, "invalid"},

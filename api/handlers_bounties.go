@@ -125,6 +125,10 @@ func (s *Server) reportResults(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Whoever may not report for this bounty is refused before the upload is read.
+	if err := s.bounties.CheckReporter(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
 	data, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return jsonError(err)

@@ -198,10 +198,15 @@ func CanReport(actor *accounts.Principal, b *Bounty) bool {
 	return actor.Account.ID == b.SponsorID && actor.Key.AllowsFor(accounts.ScopeCIReport, b.ID)
 }
 
-// Report records CI results for a bounty and pays the new passing ones while units last.
-// Returns ENOTFOUND, EFORBIDDEN (not a CI token of the sponsor), EINVALID (not a CI bounty)
-// and ECONFLICT (not open).
-func (s *Service) Report(ctx context.Context, actor *accounts.Principal, id string, rs []Result) ([]Verdict, error) {
+// CheckReporter returns nil when the actor may report CI results for the bounty, so that an
+// upload is refused before it is read or parsed. Returns ENOTFOUND, EFORBIDDEN (not a CI
+// token of the sponsor) and EINVALID (not a CI bounty).
+func (s *Service) CheckReporter(ctx context.Context, actor *accounts.Principal, id string) error {
+	_, err := s.reportable(ctx, actor, id)
+	return err
+}
+
+func (s *Service) reportable(ctx context.Context, actor *accounts.Principal, id string) (*Bounty, error) {
 	b, err := s.store.Bounty(ctx, id)
 	if err != nil {
 		return nil, err
@@ -211,6 +216,16 @@ func (s *Service) Report(ctx context.Context, actor *accounts.Principal, id stri
 	}
 	if b.Approval != ApprovalCI {
 		return nil, stipend.Errorf(stipend.EINVALID, "bounty %s is approved by review; CI results cannot pay it", id)
+	}
+	return b, nil
+}
+
+// Report records CI results for a bounty and pays the new passing ones while units last.
+// Returns ENOTFOUND, EFORBIDDEN (not a CI token of the sponsor), EINVALID (not a CI bounty)
+// and ECONFLICT (not open).
+func (s *Service) Report(ctx context.Context, actor *accounts.Principal, id string, rs []Result) ([]Verdict, error) {
+	if _, err := s.reportable(ctx, actor, id); err != nil {
+		return nil, err
 	}
 	return s.store.RecordResults(ctx, id, rs, actor.Key.ID)
 }

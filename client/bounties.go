@@ -206,6 +206,24 @@ func (c *Client) LinkGitHub(ctx context.Context, req wire.GitHubLinkRequest, ide
 	return call[wire.GitHubLink](ctx, c, http.MethodPost, "/v1/admin/github-links", nil, req, keyOrNew(idempotencyKey))
 }
 
+// StartGitHubLink begins linking the caller's own account to a GitHub login: the result is
+// the GitHub page where the person signs in, good until ExpiresAt. GitHub then shows them a
+// confirmation code on Stipend's callback page, which ConfirmGitHubLink takes. It needs a key
+// with the keys:write scope.
+func (c *Client) StartGitHubLink(ctx context.Context) (*wire.GitHubLinkStart, error) {
+	return call[wire.GitHubLinkStart](ctx, c, http.MethodPost, "/v1/github/link", nil, nil, "")
+}
+
+// ConfirmGitHubLink finishes what StartGitHubLink began: code is the confirmation code the
+// callback page showed. The login is linked to the caller's account and the rewards pending
+// for it move in. idempotencyKey works as for Transfer.
+func (c *Client) ConfirmGitHubLink(ctx context.Context, code, idempotencyKey string) (*wire.GitHubLink, error) {
+	if code == "" {
+		return nil, errors.New("stipend API: ConfirmGitHubLink: the code is empty")
+	}
+	return call[wire.GitHubLink](ctx, c, http.MethodPost, "/v1/github/link/confirm", nil, wire.GitHubLinkConfirmRequest{Code: code}, keyOrNew(idempotencyKey))
+}
+
 // bountyPath is the path of a bounty, or of rest below it.
 func bountyPath(id, rest string) string {
 	return "/v1/bounties/" + url.PathEscape(id) + rest

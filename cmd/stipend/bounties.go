@@ -363,33 +363,6 @@ func cmdBountyReject(ctx context.Context, e *env, name string, args []string) er
 	}, func(s *wire.Submission) error { return e.printSubmission(s, nil) })
 }
 
-func cmdAdminGitHubLink(ctx context.Context, e *env, name string, args []string) error {
-	const synopsis = "admin github link ACCOUNT LOGIN [--idempotency-key K]"
-	fs := e.flagSet(name)
-	idem := fs.String("idempotency-key", "", "a `key` that makes retrying safe: a repeat with the same key links once (default: a new random key)")
-	pos, err := e.parseArgs(fs, synopsis, args, 2)
-	if err != nil {
-		return err
-	}
-	return moneyRequest(ctx, e, func(ctx context.Context, c *client.Client) (*wire.GitHubLink, error) {
-		return c.LinkGitHub(ctx, wire.GitHubLinkRequest{AccountID: pos[0], Login: pos[1]}, *idem)
-	}, func(l *wire.GitHubLink, resp *client.Response) error {
-		moved := "nothing was pending for this login"
-		if len(l.Moved) > 0 {
-			var parts []string
-			for _, m := range l.Moved {
-				parts = append(parts, amount(m.Amount, m.Asset))
-			}
-			moved = strings.Join(parts, ", ")
-		}
-		pairs := []string{"account", l.AccountID, "github login", l.Login, "moved in", moved, "idempotency key", resp.IdempotencyKey}
-		if resp.Replayed {
-			pairs = append(pairs, "replayed", "yes: this key was used before, so nothing moved again")
-		}
-		return e.printPairs(pairs...)
-	})
-}
-
 // printBounty shows a bounty with what it costs; resp, when the bounty comes from a
 // money-moving request, adds the idempotency key it was sent with.
 func (e *env) printBounty(b *wire.Bounty, resp *client.Response) error {

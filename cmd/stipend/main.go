@@ -27,6 +27,8 @@
 //	stipend bounty approve ID SUBMISSION [--idempotency-key K]
 //	stipend bounty reject ID SUBMISSION --reason R
 //	stipend ci report --bounty ID (--junit FILE | --go-test-json FILE | --json FILE) [--run-id R] [--contributor LOGIN] [--verbose] [--idempotency-key K]
+//	stipend github link
+//	stipend github confirm CODE [--idempotency-key K]
 //	stipend admin account create --kind user|org --handle H --name N [--email E] [--owner ID ...]
 //	stipend admin credit ACCOUNT AMOUNT [--memo M] [--idempotency-key K]
 //	stipend admin github link ACCOUNT LOGIN [--idempotency-key K]
@@ -64,6 +66,11 @@
 // shows its progress on stderr. The summary counts the results paid, duplicate, failing,
 // over budget and rejected, the amount paid and the units left; --verbose lists the results
 // not paid with the reason. An accepted upload exits 0 even when some results were not paid.
+//
+// GitHub: rewards for a contributor named by GitHub login wait until the login is linked to
+// an account. "github link" prints the GitHub page where the account holder signs in; the
+// page GitHub then sends them to shows a code, which "github confirm CODE", run with the same
+// API key, turns into the link, moving the waiting rewards in.
 //
 // The exit status is 0 on success, 1 when the request failed (an API error, a network error,
 // an invoice that expired unpaid, a payout that failed or was cancelled while --wait followed
@@ -129,6 +136,7 @@ commands:
   bounty submissions           the work handed in for a bounty
   bounty approve|reject        pay for work handed in, or refuse it with a reason
   ci report --bounty ID        upload CI test results (JUnit, go test -json, JSON) with a CI token
+  github link|confirm          prove a GitHub login is yours, receiving the rewards it earned
   admin account create         create a user or an organisation (admin)
   admin credit ACCOUNT AMOUNT  credit an account from outside Stipend (admin)
   admin github link            link a GitHub login to an account, moving its pending rewards (admin)
@@ -210,6 +218,10 @@ func commands() *node {
 			}},
 		"ci": {order: []string{"report"}, sub: map[string]*node{
 			"report": {run: cmdCIReport},
+		}},
+		"github": {order: []string{"link", "confirm"}, sub: map[string]*node{
+			"link":    {run: cmdGitHubLink},
+			"confirm": {run: cmdGitHubConfirm},
 		}},
 		"admin": {order: []string{"account", "credit", "github"}, sub: map[string]*node{
 			"account": {order: []string{"create"}, sub: map[string]*node{
