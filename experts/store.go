@@ -1,0 +1,58 @@
+package experts
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps experts, charities and questions. Every method that moves money does so in the
+// same database transaction as the state change it belongs to, and schedules what follows
+// (a question's expiry) in that transaction too.
+type Store interface {
+	// CreateCharity registers a charity. Returns ECONFLICT (the handle is taken).
+	CreateCharity(ctx context.Context, c *Charity) (*Charity, error)
+
+	// Charity returns a charity by id or handle. Returns ENOTFOUND.
+	Charity(ctx context.Context, idOrHandle string) (*Charity, error)
+
+	// Charities lists the registry, by handle.
+	Charities(ctx context.Context) ([]Charity, error)
+
+	// Donations lists a charity's receipts, newest first. Returns EINVALID (a bad cursor).
+	Donations(ctx context.Context, charityID, cursor string, limit int) ([]Donation, string, error)
+
+	// SaveProfile creates or replaces an expert's profile. Returns ENOTFOUND (the charity).
+	SaveProfile(ctx context.Context, p *Profile) (*Profile, error)
+
+	// Profile returns the profile of an expert by account id or handle. Returns ENOTFOUND.
+	Profile(ctx context.Context, idOrHandle string) (*Profile, error)
+
+	// Profiles lists profiles for the directory. Returns EINVALID (a bad cursor or limit).
+	Profiles(ctx context.Context, f Filter) ([]Profile, string, error)
+
+	// Ask stores an open question, holds its price on the asker's balance and schedules its
+	// expiry at the deadline, in one transaction. A key used before with the same input hash
+	// returns the question it made.
+	// Returns EINSUFFICIENTFUNDS and EIDEMPOTENCYMISMATCH.
+	Ask(ctx context.Context, q *Question, key, inputHash string) (*Question, error)
+
+	// Question returns a question. Returns ENOTFOUND.
+	Question(ctx context.Context, id string) (*Question, error)
+
+	// Questions lists questions. Returns EINVALID (a bad cursor or limit).
+	Questions(ctx context.Context, f QuestionFilter) ([]Question, string, error)
+
+	// AnswerQuestion records the answer of an open question whose deadline is after now, captures its
+	// escrow into the fee, the charity's share and the expert's earnings, and records the
+	// donation receipt, in one transaction. Returns ENOTFOUND and ECONFLICT (not open, or the
+	// deadline has passed).
+	AnswerQuestion(ctx context.Context, id, answer string, now time.Time) (*Question, error)
+
+	// CloseQuestion ends an open question as Declined (with a reason) or Expired and releases its
+	// escrow to the asker, once. Returns ENOTFOUND and ECONFLICT (not open).
+	CloseQuestion(ctx context.Context, id, status, reason string, now time.Time) (*Question, error)
+
+	// RateAnswer records the asker's rating of an answered question, once.
+	// Returns ENOTFOUND and ECONFLICT (not answered, or rated already).
+	RateAnswer(ctx context.Context, id string, rating int, comment string) (*Question, error)
+}

@@ -1,0 +1,535 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/stipend/stipend"
+	"github.com/stipend/stipend/experts"
+	"github.com/stipend/stipend/internal/db"
+	"github.com/stipend/stipend/internal/jobs"
+	"github.com/stipend/stipend/payments/ledger"
+)
+
+var _ experts.Store = (*Store)(nil)
+
+// Ledger kinds of expert questions.
+const (
+	kindQuestionAnswer = "question_answer"
+	kindQuestionRefund = "question_refund"
+)
+
+// CreateCharity implements experts.Store.
+func (s *Store) CreateCharity(ctx context.Context, c *experts.Charity) (*experts.Charity, error) {
+	dest, err := json.Marshal(c.Destinations)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO charities (id, handle, name, website, receipt, destinations, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Handle, c.Name, c.Website, c.Receipt, string(dest), c.CreatedAt.UnixMicro())
+		return err
+	})
+	if db.IsUniqueViolation(err) {
+		return nil, stipend.Errorf(stipend.ECONFLICT, "handle: a charity %q is registered already", c.Handle)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Charity(ctx, c.ID)
+}
+
+const charityColumns = `id, handle, name, website, receipt, destinations, created_at`
+
+func scanCharity(row interface{ Scan(...any) error }) (*experts.Charity, error) {
+	var c experts.Charity
+	var dest string
+	var created int64
+	if err := row.Scan(&c.ID, &c.Handle, &c.Name, &c.Website, &c.Receipt, &dest, &created); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(dest), &c.Destinations); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = fromMicros(created)
+	return &c, nil
+}
+
+// received fills what a charity has been given from its ledger account.
+func (s *Store) received(ctx context.Context, c *experts.Charity) error {
+	bs, err := s.Balances(ctx, experts.CharityAddress(c.ID))
+	if err != nil {
+		return err
+	}
+	c.Received = c.Received[:0]
+	for _, b := range bs {
+		c.Received = append(c.Received, ledger.Amount{Value: b.Available + b.Held, Asset: b.Asset})
+	}
+	return nil
+}
+
+// Charity implements experts.Store.
+func (s *Store) Charity(ctx context.Context, idOrHandle string) (*experts.Charity, error) {
+	c, err := scanCharity(s.db.QueryRow(ctx, `SELECT `+charityColumns+` FROM charities WHERE id = ? OR handle = ?`, idOrHandle, idOrHandle))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, stipend.Errorf(stipend.ENOTFOUND, "no charity %s", idOrHandle)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, s.received(ctx, c)
+}
+
+// Charities implements experts.Store.
+func (s *Store) Charities(ctx context.Context) ([]experts.Charity, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+charityColumns+` FROM charities ORDER BY handle`)
+	if err != nil {
+		return nil, err
+	}
+	var out []experts.Charity
+	for rows.Next() {
+		c, err := scanCharity(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := s.received(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pageLimit checks a page size, 0 meaning 50.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return 50, nil
+	case limit < 0 || limit > 500:
+		return 0, stipend.Errorf(stipend.EINVALID, "limit: must be between 1 and 500")
+	}
+	return limit, nil
+}
+
+// Donations implements experts.Store.
+func (s *Store) Donations(ctx context.Context, charityID, cursor string, limit int) ([]experts.Donation, string, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, "", err
+	}
+	where, args := `charity_id = ?`, []any{charityID}
+	if cursor != "" {
+		if !validID(cursor, "don_") {
+			return nil, "", stipend.Errorf(stipend.EINVALID, "cursor: not a cursor this API returned")
+		}
+		where, args = where+` AND id < ?`, append(args, cursor)
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, charity_id, donor_id, question_id, asset, amount, ledger_tx, created_at
+		FROM donations WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []experts.Donation
+	for rows.Next() {
+		var d experts.Donation
+		var created int64
+		if err := rows.Scan(&d.ID, &d.CharityID, &d.DonorID, &d.QuestionID, &d.Asset, &d.Amount, &d.LedgerTx, &created); err != nil {
+			return nil, "", err
+		}
+		d.CreatedAt = fromMicros(created)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	var next string
+	if len(out) > limit {
+		out, next = out[:limit], out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// SaveProfile implements experts.Store.
+func (s *Store) SaveProfile(ctx context.Context, p *experts.Profile) (*experts.Profile, error) {
+	topics := " " + strings.Join(p.Topics, " ") + " "
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO expert_profiles (account_id, name, bio, topics, asset, price, answer_window, accepting,
+		charity_id, charity_share, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, bio = excluded.bio, topics = excluded.topics,
+		asset = excluded.asset, price = excluded.price, answer_window = excluded.answer_window, accepting = excluded.accepting,
+		charity_id = excluded.charity_id, charity_share = excluded.charity_share, updated_at = excluded.updated_at`,
+			p.AccountID, p.Name, p.Bio, topics, string(p.Price.Asset), p.Price.Value, p.AnswerWindow.Microseconds(), p.Accepting,
+			nullString(p.CharityID), p.CharityShare, p.UpdatedAt.UnixMicro())
+		return err
+	})
+	if db.IsForeignKeyViolation(err) {
+		return nil, stipend.Errorf(stipend.ENOTFOUND, "no charity %s", p.CharityID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Profile(ctx, p.AccountID)
+}
+
+// profileSelect reads profiles with their handles and records: answers given and ratings.
+const profileSelect = `SELECT p.account_id, a.handle, p.name, p.bio, p.topics, p.asset, p.price, p.answer_window, p.accepting,
+	COALESCE(p.charity_id, ''), p.charity_share, p.updated_at,
+	(SELECT COUNT(*) FROM questions q WHERE q.expert_id = p.account_id AND q.status = 'answered'),
+	(SELECT COUNT(*) FROM questions q WHERE q.expert_id = p.account_id AND q.rating > 0),
+	(SELECT COALESCE(SUM(q.rating), 0) FROM questions q WHERE q.expert_id = p.account_id)
+	FROM expert_profiles p JOIN accounts a ON a.id = p.account_id `
+
+func scanProfile(row interface{ Scan(...any) error }) (*experts.Profile, error) {
+	var p experts.Profile
+	var topics, asset string
+	var window, updated int64
+	if err := row.Scan(&p.AccountID, &p.Handle, &p.Name, &p.Bio, &topics, &asset, &p.Price.Value, &window, &p.Accepting,
+		&p.CharityID, &p.CharityShare, &updated, &p.Answered, &p.RatingCount, &p.RatingSum); err != nil {
+		return nil, err
+	}
+	p.Topics = strings.Fields(topics)
+	p.Price.Asset = ledger.Asset(asset)
+	p.AnswerWindow = time.Duration(window) * time.Microsecond
+	p.UpdatedAt = fromMicros(updated)
+	return &p, nil
+}
+
+// Profile implements experts.Store.
+func (s *Store) Profile(ctx context.Context, idOrHandle string) (*experts.Profile, error) {
+	p, err := scanProfile(s.db.QueryRow(ctx, profileSelect+`WHERE p.account_id = ? OR a.handle = ?`, idOrHandle, idOrHandle))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, stipend.Errorf(stipend.ENOTFOUND, "no expert %s", idOrHandle)
+	}
+	return p, err
+}
+
+// Profiles implements experts.Store.
+func (s *Store) Profiles(ctx context.Context, f experts.Filter) ([]experts.Profile, string, error) {
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	where, args := []string{"1 = 1"}, []any{}
+	if f.Topic != "" {
+		where, args = append(where, `p.topics LIKE ? ESCAPE '\'`), append(args, likePattern(" "+f.Topic+" "))
+	}
+	if f.Accepting {
+		where = append(where, "p.accepting")
+	}
+	for _, word := range strings.Fields(f.Query) {
+		pat := likePattern(word)
+		where, args = append(where, `(LOWER(p.name) LIKE ? ESCAPE '\' OR LOWER(p.bio) LIKE ? ESCAPE '\' OR p.topics LIKE ? ESCAPE '\')`), append(args, pat, pat, pat)
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "a.handle > ?"), append(args, f.Cursor)
+	}
+	rows, err := s.db.Query(ctx, profileSelect+`WHERE `+strings.Join(where, " AND ")+` ORDER BY a.handle LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []experts.Profile
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	var next string
+	if len(out) > limit {
+		out, next = out[:limit], out[limit-1].Handle
+	}
+	return out, next, nil
+}
+
+const questionColumns = `id, expert_id, asker_id, body, asset, price, fee_bps, COALESCE(charity_id, ''), charity_share, escrow, hold_id,
+	status, deadline, answer, decline_reason, fee, charity_amount, earnings, COALESCE(ledger_tx, ''), rating, rating_comment,
+	created_at, closed_at`
+
+func scanQuestion(row interface{ Scan(...any) error }) (*experts.Question, error) {
+	var q experts.Question
+	var asset string
+	var deadline, created int64
+	var closed sql.NullInt64
+	if err := row.Scan(&q.ID, &q.ExpertID, &q.AskerID, &q.Body, &asset, &q.Price.Value, &q.FeeBPS, &q.CharityID, &q.CharityShare,
+		&q.Escrow, &q.HoldID, &q.Status, &deadline, &q.Answer, &q.DeclineReason, &q.Parts.Fee, &q.Parts.Charity, &q.Parts.Earnings,
+		&q.LedgerTx, &q.Rating, &q.RatingComment, &created, &closed); err != nil {
+		return nil, err
+	}
+	q.Price.Asset = ledger.Asset(asset)
+	q.Deadline, q.CreatedAt, q.ClosedAt = fromMicros(deadline), fromMicros(created), fromNullMicros(closed)
+	return &q, nil
+}
+
+func (s *Store) questionWhere(ctx context.Context, q querier, column, value string) (*experts.Question, string, error) {
+	var hash string
+	row := q.QueryRow(ctx, `SELECT `+questionColumns+`, input_hash FROM questions WHERE `+column+` = ?`, value)
+	out, err := scanQuestion(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &hash)...) }))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", stipend.Errorf(stipend.ENOTFOUND, "no question %s", value)
+	}
+	return out, hash, err
+}
+
+// scanFunc lets a function stand for a row.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// Question implements experts.Store.
+func (s *Store) Question(ctx context.Context, id string) (*experts.Question, error) {
+	q, _, err := s.questionWhere(ctx, s.db, "id", id)
+	return q, err
+}
+
+// Ask implements experts.Store.
+func (s *Store) Ask(ctx context.Context, q *experts.Question, key, inputHash string) (*experts.Question, error) {
+	var out *experts.Question
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		replay := func() (bool, error) {
+			prev, prevHash, err := s.questionWhere(ctx, tx, "idempotency_key", key)
+			if stipend.ErrorCode(err) == stipend.ENOTFOUND {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			if prevHash != inputHash {
+				return false, stipend.Errorf(stipend.EIDEMPOTENCYMISMATCH, "this idempotency key was used to ask a different question")
+			}
+			out = prev
+			return true, nil
+		}
+		if done, err := replay(); done || err != nil {
+			return err
+		}
+		h, err := s.hold(ctx, tx, ledger.NewHold{Key: experts.HoldKey(q.ID), Address: ledger.AccountAddress(q.AskerID), Amount: q.Price,
+			Memo: "escrow of question " + q.ID, CreatedBy: q.AskerID})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO questions (id, idempotency_key, input_hash, expert_id, asker_id, body, asset, price, fee_bps,
+			charity_id, charity_share, escrow, hold_id, status, deadline, answer, decline_reason, fee, charity_amount, earnings,
+			rating, rating_comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, '', '', 0, 0, 0, 0, '', ?)
+			ON CONFLICT (idempotency_key) DO NOTHING`,
+			q.ID, key, inputHash, q.ExpertID, q.AskerID, q.Body, string(q.Price.Asset), q.Price.Value, q.FeeBPS,
+			nullString(q.CharityID), q.CharityShare, q.Escrow, h.ID, q.Deadline.UnixMicro(), q.CreatedAt.UnixMicro())
+		if err != nil {
+			return err
+		}
+		if done, err := replay(); done || err != nil {
+			if done && out.ID != q.ID {
+				// A concurrent ask with the same key committed first; this transaction's hold
+				// must not stay.
+				return errRetryAsk
+			}
+			if done {
+				_, _, err = enqueue(ctx, tx, s.now().UTC(), jobs.NewJob{Kind: experts.JobExpire, Payload: experts.ExpireJob{QuestionID: q.ID},
+					UniqueKey: experts.JobExpire + ":" + q.ID, RunAt: q.Deadline, MaxAttempts: 1000})
+			}
+			return err
+		}
+		return errors.New("store: a question just inserted cannot be read")
+	})
+	if errors.Is(err, errRetryAsk) {
+		return s.Ask(ctx, q, key, inputHash)
+	}
+	return out, err
+}
+
+// errRetryAsk rolls back an ask that lost a race with the same key, to be answered from the
+// winner's row.
+var errRetryAsk = errors.New("store: ask lost a race with the same idempotency key")
+
+// Questions implements experts.Store.
+func (s *Store) Questions(ctx context.Context, f experts.QuestionFilter) ([]experts.Question, string, error) {
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	where, args := []string{"1 = 1"}, []any{}
+	if f.AskerID != "" {
+		where, args = append(where, "asker_id = ?"), append(args, f.AskerID)
+	}
+	if f.ExpertID != "" {
+		where, args = append(where, "expert_id = ?"), append(args, f.ExpertID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.Cursor != "" {
+		if !validID(f.Cursor, "qst_") {
+			return nil, "", stipend.Errorf(stipend.EINVALID, "cursor: not a cursor this API returned")
+		}
+		where, args = append(where, "id < ?"), append(args, f.Cursor)
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+questionColumns+` FROM questions WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []experts.Question
+	for rows.Next() {
+		q, err := scanQuestion(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, *q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	var next string
+	if len(out) > limit {
+		out, next = out[:limit], out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// endQuestion moves an open question to status, taking its row lock so that an answer, a
+// decline and an expiry of one question run one after another and only the first one ends
+// it. Returns ENOTFOUND and ECONFLICT.
+func (s *Store) endQuestion(ctx context.Context, tx *db.Tx, id, status string, now time.Time, deadlineAfter bool) (*experts.Question, error) {
+	cond := ""
+	args := []any{status, now.UnixMicro(), id}
+	if deadlineAfter {
+		cond, args = " AND deadline > ?", append(args, now.UnixMicro())
+	}
+	res, err := tx.Exec(ctx, `UPDATE questions SET status = ?, closed_at = ? WHERE id = ? AND status = 'open'`+cond, args...)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := s.questionWhere(ctx, tx, "id", id)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		if q.Status == experts.Open {
+			return nil, stipend.Errorf(stipend.ECONFLICT, "question %s passed its deadline at %s", id, q.Deadline.Format(time.RFC3339))
+		}
+		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is %s already", id, q.Status)
+	}
+	return q, nil
+}
+
+// AnswerQuestion implements experts.Store.
+func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.Time) (*experts.Question, error) {
+	var out *experts.Question
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		q, err := s.endQuestion(ctx, tx, id, experts.Answered, now, true)
+		if err != nil {
+			return err
+		}
+		parts, err := experts.Split(q.Price.Value, q.FeeBPS, q.CharityShare)
+		if err != nil {
+			return err
+		}
+		var to []ledger.Entry
+		add := func(address string, v int64) {
+			if v > 0 {
+				to = append(to, ledger.Entry{Address: address, Asset: q.Price.Asset, Amount: v})
+			}
+		}
+		add(ledger.AccountAddress(q.ExpertID), parts.Earnings)
+		add(ledger.FeesAddress, parts.Fee)
+		if parts.Charity > 0 {
+			// A question without a charity has a share of 0, which the schema enforces.
+			add(experts.CharityAddress(q.CharityID), parts.Charity)
+		}
+		txKey := kindQuestionAnswer + ":" + q.ID
+		if _, err := s.capture(ctx, tx, q.HoldID, txKey, "answer to question "+q.ID, to, false); err != nil {
+			return err
+		}
+		t, _, err := s.transactionByKey(ctx, tx, txKey)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE questions SET answer = ?, fee = ?, charity_amount = ?, earnings = ?, ledger_tx = ? WHERE id = ?`,
+			answer, parts.Fee, parts.Charity, parts.Earnings, t.ID, q.ID); err != nil {
+			return err
+		}
+		if parts.Charity > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO donations (id, charity_id, donor_id, question_id, asset, amount, ledger_tx, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, stipend.NewID("don"), q.CharityID, q.ExpertID, q.ID, string(q.Price.Asset),
+				parts.Charity, t.ID, now.UnixMicro()); err != nil {
+				return err
+			}
+		}
+		out, _, err = s.questionWhere(ctx, tx, "id", id)
+		return err
+	})
+	return out, err
+}
+
+// CloseQuestion implements experts.Store.
+func (s *Store) CloseQuestion(ctx context.Context, id, status, reason string, now time.Time) (*experts.Question, error) {
+	if status != experts.Declined && status != experts.Expired {
+		return nil, stipend.Errorf(stipend.EINVALID, "a question is closed as declined or expired, not %s", status)
+	}
+	var out *experts.Question
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		q, err := s.endQuestion(ctx, tx, id, status, now, false)
+		if err != nil {
+			return err
+		}
+		if _, err := s.release(ctx, tx, q.HoldID, "question "+q.ID+" "+status); err != nil {
+			return err
+		}
+		t, _, err := s.transactionByKey(ctx, tx, "release:"+q.HoldID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE questions SET decline_reason = ?, ledger_tx = ? WHERE id = ?`, reason, t.ID, q.ID); err != nil {
+			return err
+		}
+		out, _, err = s.questionWhere(ctx, tx, "id", id)
+		return err
+	})
+	return out, err
+}
+
+// RateAnswer implements experts.Store.
+func (s *Store) RateAnswer(ctx context.Context, id string, rating int, comment string) (*experts.Question, error) {
+	var out *experts.Question
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE questions SET rating = ?, rating_comment = ? WHERE id = ? AND status = 'answered' AND rating = 0`,
+			rating, comment, id)
+		if err != nil {
+			return err
+		}
+		q, _, err := s.questionWhere(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if q.Status != experts.Answered {
+				return stipend.Errorf(stipend.ECONFLICT, "question %s is %s: only answers are rated", id, q.Status)
+			}
+			return stipend.Errorf(stipend.ECONFLICT, "question %s is rated already", id)
+		}
+		out = q
+		return nil
+	})
+	return out, err
+}
