@@ -122,6 +122,12 @@ func (w *world) expire(id string, now time.Time) error {
 	return serviceAt(w.st, now).HandleExpire(context.Background(), jobs.Job{Kind: experts.JobExpire, Payload: payload, Attempt: 1, MaxAttempts: 1000})
 }
 
+// expireList runs the expiry job of list question id with the service's clock at now.
+func (w *world) expireList(id string, now time.Time) error {
+	payload, _ := json.Marshal(experts.ExpireJob{QuestionID: id})
+	return serviceAt(w.st, now).HandleListExpire(context.Background(), jobs.Job{Kind: experts.JobListExpire, Payload: payload, Attempt: 1, MaxAttempts: 1000})
+}
+
 // checkLedger fails the test unless every asset's balances sum to zero and no account but an
 // external one is below zero.
 func (w *world) checkLedger(t *testing.T) {

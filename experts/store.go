@@ -55,4 +55,37 @@ type Store interface {
 	// RateAnswer records the asker's rating of an answered question, once.
 	// Returns ENOTFOUND and ECONFLICT (not answered, or rated already).
 	RateAnswer(ctx context.Context, id string, rating int, comment string) (*Question, error)
+
+	// CreateList stores a list with its members, who must have expert profiles.
+	// Returns ECONFLICT (the handle is taken) and ENOTFOUND (a member is no expert).
+	CreateList(ctx context.Context, l *List) (*List, error)
+
+	// List returns a list by id or handle with its members. Returns ENOTFOUND.
+	List(ctx context.Context, idOrHandle string) (*List, error)
+
+	// Lists returns every list, by handle.
+	Lists(ctx context.Context) ([]List, error)
+
+	// AskList stores an open list question, holds price × responses on the asker's balance
+	// and schedules its expiry, in one transaction; a key used before with the same input
+	// hash returns the question it made. Returns EINSUFFICIENTFUNDS and EIDEMPOTENCYMISMATCH.
+	AskList(ctx context.Context, q *ListQuestion, key, inputHash string) (*ListQuestion, error)
+
+	// ListQuestion returns a list question with its replies. Returns ENOTFOUND.
+	ListQuestion(ctx context.Context, id string) (*ListQuestion, error)
+
+	// ListQuestions lists list questions, newest first, without their replies: those asked by
+	// AskerID, or asked of a list MemberID is in. Returns EINVALID.
+	ListQuestions(ctx context.Context, f ListQuestionFilter) ([]ListQuestion, string, error)
+
+	// Reply records a member's reply to an open list question whose deadline is after now
+	// and pays it from the escrow, split by the member's charity share, while responses bought
+	// are left; the payment of the last one completes the question. All in one transaction.
+	// Returns ENOTFOUND and ECONFLICT (replied already, every response paid, closed, or past
+	// the deadline).
+	Reply(ctx context.Context, r *Reply, now time.Time) (*ListQuestion, error)
+
+	// ExpireListQuestion ends an open list question and returns what is left of its escrow to
+	// the asker, once. Returns ENOTFOUND and ECONFLICT (not open).
+	ExpireListQuestion(ctx context.Context, id string, now time.Time) (*ListQuestion, error)
 }

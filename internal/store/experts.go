@@ -468,9 +468,7 @@ func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.
 			return err
 		}
 		if parts.Charity > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO donations (id, charity_id, donor_id, question_id, asset, amount, ledger_tx, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, stipend.NewID("don"), q.CharityID, q.ExpertID, q.ID, string(q.Price.Asset),
-				parts.Charity, t.ID, now.UnixMicro()); err != nil {
+			if err := recordDonation(ctx, tx, q.CharityID, q.ExpertID, q.ID, q.ID, ledger.Amount{Value: parts.Charity, Asset: q.Price.Asset}, t.ID, now); err != nil {
 				return err
 			}
 		}
@@ -532,4 +530,13 @@ func (s *Store) RateAnswer(ctx context.Context, id string, rating int, comment s
 		return nil
 	})
 	return out, err
+}
+
+// recordDonation records the receipt of a charity's share of what source (a question, or a
+// reply to a list question) paid.
+func recordDonation(ctx context.Context, tx *db.Tx, charityID, donorID, questionID, source string, amount ledger.Amount, ledgerTx string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO donations (id, charity_id, donor_id, question_id, source_id, asset, amount, ledger_tx, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, stipend.NewID("don"), charityID, donorID, questionID, source, string(amount.Asset),
+		amount.Value, ledgerTx, now.UnixMicro())
+	return err
 }
