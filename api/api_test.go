@@ -79,14 +79,19 @@ func TestOpenAPIDocumentAgreesWithRoutes(t *testing.T) {
 			"/v1/transfers": true, "/v1/admin/credits": true, "/v1/fundings": true, "/v1/payouts": true, "/v1/payouts/{id}/cancel": true,
 			"/v1/bounties": true, "/v1/bounties/{id}/topup": true, "/v1/bounties/{id}/cancel": true, "/v1/bounties/{id}/results": true,
 			"/v1/bounties/{id}/submissions/{submission}/approve": true, "/v1/admin/github-links": true,
-			"/v1/github/link/confirm": true,
+			"/v1/github/link/confirm": true, "/v1/experts/{handle}/questions": true, "/v1/questions/{id}/answer": true,
+			"/v1/questions/{id}/decline": true,
 		}[parts[1]]
 		hdr := op.Parameters.GetByInAndName("header", "Idempotency-Key")
 		if movesMoney != (hdr != nil && hdr.Required) {
 			t.Errorf("%s: Idempotency-Key documented as required = %v, want %v", k, hdr != nil && hdr.Required, movesMoney)
 		}
 		public := parts[1] == "/healthz" || parts[1] == "/readyz" || parts[1] == "/metrics" || parts[1] == "/openapi.json" || parts[1] == "/v1/github/callback" ||
-			(parts[0] == http.MethodGet && (parts[1] == "/v1/bounties" || parts[1] == "/v1/bounties/{id}" || parts[1] == "/v1/bounties/{id}/statement"))
+			(parts[0] == http.MethodGet && map[string]bool{
+				"/v1/bounties": true, "/v1/bounties/{id}": true, "/v1/bounties/{id}/statement": true,
+				"/v1/charities": true, "/v1/charities/{charity}": true, "/v1/charities/{charity}/donations": true,
+				"/v1/experts": true, "/v1/experts/{handle}": true,
+			}[parts[1]])
 		if secured := op.Security != nil && len(*op.Security) > 0; secured == public {
 			t.Errorf("%s: documented as needing an API key = %v", k, secured)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stipend/stipend/accounts"
 	"github.com/stipend/stipend/bounties"
+	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/internal/idempotency"
 	"github.com/stipend/stipend/payments"
 	"github.com/stipend/stipend/payments/funding"
@@ -31,6 +32,7 @@ type Deps struct {
 	Fundings    *funding.Service
 	Payouts     *payout.Service
 	Bounties    *bounties.Service
+	Experts     *experts.Service
 	Idempotency idempotency.Store
 	// Ready reports whether the service can take traffic (database up, schema current).
 	Ready func(context.Context) error
@@ -60,6 +62,7 @@ type Server struct {
 	fundings *funding.Service
 	payouts  *payout.Service
 	bounties *bounties.Service
+	experts  *experts.Service
 	idem     idempotency.Store
 	ready    func(context.Context) error
 	log      *slog.Logger
@@ -97,6 +100,7 @@ func New(d Deps, o Options) (*Server, error) {
 		fundings: d.Fundings,
 		payouts:  d.Payouts,
 		bounties: d.Bounties,
+		experts:  d.Experts,
 		idem:     d.Idempotency,
 		ready:    d.Ready,
 		log:      d.Logger,

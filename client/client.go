@@ -17,6 +17,15 @@
 //		Reward: wire.MoneyRequest{Amount: 50_000, Asset: "BTC"}, Units: 100, Approval: "ci", Deadline: deadline}, "")
 //	rep, err := ci.ReportResults(ctx, b.ID, client.FormatJUnit, "run-1", "octocat", file, "")
 //
+// Expert questions: an expert sets a price per answer and a charity share (SetExpertProfile);
+// an asker pays the price into escrow, a hold on their balance, when asking (AskExpert); the
+// expert answers (AnswerQuestion), which splits the price into the platform fee, the charity's
+// share and the expert's earnings, or declines (DeclineQuestion), which returns it, as does the
+// deadline. Experts, Expert, Charities, Charity and Donations are public.
+//
+//	q, err := c.AskExpert(ctx, "kay", "How do I drain a node?", "")
+//	a, err := expert.AnswerQuestion(ctx, q.ID, "kubectl drain --ignore-daemonsets", "")
+//
 // Errors from the server are *Error values carrying the HTTP status and the RFC 9457 problem
 // the server sent; match on its Problem.Code (or use ErrorCode), which is stable.
 //
@@ -26,10 +35,11 @@
 // that an earlier request with the same key is still running, after waiting as Retry-After
 // asks (up to 5 s). A money-moving request is always retried with the key of its first
 // attempt, never a new one, so the server runs it at most once and a retry gets the first
-// result back. The money-moving calls are Transfer, AdminCredit, CreateFunding, CreatePayout
-// and CancelPayout. Other requests (creating accounts and keys, revoking a key, setting a
-// payout preference) are never retried, because the client cannot know whether the first
-// attempt took effect.
+// result back. The money-moving calls are Transfer, AdminCredit, CreateFunding, CreatePayout,
+// CancelPayout, the bounty calls that fund, pay or refund, AskExpert, AnswerQuestion and
+// DeclineQuestion. Other requests (creating accounts and keys, revoking a key, setting a
+// payout preference or an expert profile, rating an answer) are never retried, because the
+// client cannot know whether the first attempt took effect.
 //
 // When a money-moving call fails with a network error, a 5xx or a 409 "conflict", the caller
 // cannot know whether money moved: the only safe retry is the same call with the same key
@@ -123,8 +133,9 @@ func WithRetries(maxAttempts int, backoff time.Duration) Option {
 
 // New returns a client of the API at baseURL (such as "http://127.0.0.1:8402") that
 // authenticates with apiKey. An empty apiKey sends no Authorization header, which the server
-// answers with 401 on every /v1 route but the public reads of bounties (Bounty, Bounties and
-// BountyStatement).
+// answers with 401 on every /v1 route but the public reads: of bounties (Bounty, Bounties and
+// BountyStatement), of experts (Experts and Expert) and of charities (Charities, Charity and
+// Donations).
 func New(baseURL, apiKey string, opts ...Option) *Client {
 	c := &Client{
 		baseURL:     strings.TrimRight(baseURL, "/"),

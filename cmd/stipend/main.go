@@ -29,9 +29,23 @@
 //	stipend ci report --bounty ID (--junit FILE | --go-test-json FILE | --json FILE) [--run-id R] [--contributor LOGIN] [--verbose] [--idempotency-key K]
 //	stipend github link
 //	stipend github confirm CODE [--idempotency-key K]
+//	stipend expert set --name N --price AMOUNT --window DURATION [--bio B] [--topic T ...]
+//	        [--charity HANDLE --charity-share PERCENT] [--accepting=false]
+//	stipend expert show HANDLE
+//	stipend experts [--topic T] [--q WORDS] [--accepting] [--limit N] [--cursor C] [--all]
+//	stipend ask HANDLE QUESTION [--idempotency-key K]
+//	stipend questions [--status S] [--limit N] [--cursor C] [--all]
+//	stipend question ID
+//	stipend inbox [--status S] [--limit N] [--cursor C] [--all]
+//	stipend answer ID (TEXT | --file FILE | -) [--idempotency-key K]
+//	stipend decline ID [--reason R] [--idempotency-key K]
+//	stipend rate ID RATING [--comment C]
+//	stipend charities
+//	stipend charity show HANDLE
 //	stipend admin account create --kind user|org --handle H --name N [--email E] [--owner ID ...]
 //	stipend admin credit ACCOUNT AMOUNT [--memo M] [--idempotency-key K]
 //	stipend admin github link ACCOUNT LOGIN [--idempotency-key K]
+//	stipend admin charity create --handle H --name N --receipt R --lightning ADDRESS [--website URL]
 //
 // Every command takes the global flags --server (or STIPEND_SERVER, default
 // http://127.0.0.1:8402), --api-key (or STIPEND_API_KEY) and --json, before or after the
@@ -72,13 +86,24 @@
 // page GitHub then sends them to shows a code, which "github confirm CODE", run with the same
 // API key, turns into the link, moving the waiting rewards in.
 //
+// Experts: "expert set" makes you an expert: the price of an answer, the window you answer in
+// (--window 72h or 3d), your topics, and optionally a charity from "stipend charities" that
+// gets --charity-share (such as 25%) of what you earn after the platform fee. "ask" pays an
+// expert's price into escrow, a hold on your balance, and prints the question's id, price and
+// deadline; the expert sees it in "inbox" and will "answer" it (the text, --file FILE, or - for
+// stdin), which pays them, or "decline" it, which returns the price to you, as the deadline does
+// when no answer comes. "questions" and "question ID" follow what you asked; "rate ID 1-5" rates
+// an answer once. "experts", "expert show", "charities" and "charity show" (a charity, what it
+// received and its donation receipts) are public and send no API key.
+//
 // The exit status is 0 on success, 1 when the request failed (an API error, a network error,
 // an invoice that expired unpaid, a payout that failed or was cancelled while --wait followed
 // it) and 2 when the command was refused before any request was made (bad usage, a malformed
 // amount, no API key, a results file that cannot be read).
 //
 // When a transfer, credit, funding, payout, cancellation, bounty creation, top-up or
-// cancellation, results upload, approval or GitHub link gets no final answer (a network
+// cancellation, results upload, approval, GitHub link, question, answer or decline gets no
+// final answer (a network
 // error, a 5xx, or the server's 409 saying that a request with the same key is still in
 // progress), nobody can tell whether money moved. The error is then followed by the
 // idempotency key it was sent with and the advice to run the same command again with
@@ -137,9 +162,18 @@ commands:
   bounty approve|reject        pay for work handed in, or refuse it with a reason
   ci report --bounty ID        upload CI test results (JUnit, go test -json, JSON) with a CI token
   github link|confirm          prove a GitHub login is yours, receiving the rewards it earned
+  expert set|show              set your price, answer window and charity share; show an expert
+  experts                      find experts by topic or words (no API key needed)
+  ask HANDLE QUESTION          ask an expert; the price is held until they answer
+  questions, question ID       the questions you asked, and one of them with its answer
+  inbox                        the questions asked of you as an expert
+  answer|decline ID            answer a question (you are paid) or turn it down (it is refunded)
+  rate ID RATING               rate an answer from 1 to 5
+  charities, charity show      the charities experts give to, and their receipts (no API key needed)
   admin account create         create a user or an organisation (admin)
   admin credit ACCOUNT AMOUNT  credit an account from outside Stipend (admin)
   admin github link            link a GitHub login to an account, moving its pending rewards (admin)
+  admin charity create         register a charity experts may give to (admin)
 
 global flags (before or after the command):
   --server URL    the Stipend server (env STIPEND_SERVER, default ` + DefaultServer + `)
@@ -223,13 +257,32 @@ func commands() *node {
 			"link":    {run: cmdGitHubLink},
 			"confirm": {run: cmdGitHubConfirm},
 		}},
-		"admin": {order: []string{"account", "credit", "github"}, sub: map[string]*node{
+		"expert": {order: []string{"set", "show"}, sub: map[string]*node{
+			"set":  {run: cmdExpertSet},
+			"show": {run: cmdExpertShow},
+		}},
+		"experts":   {run: cmdExperts},
+		"ask":       {run: cmdAsk},
+		"questions": {run: cmdQuestions},
+		"question":  {run: cmdQuestion},
+		"inbox":     {run: cmdInbox},
+		"answer":    {run: cmdAnswer},
+		"decline":   {run: cmdDecline},
+		"rate":      {run: cmdRate},
+		"charities": {run: cmdCharities},
+		"charity": {order: []string{"show"}, sub: map[string]*node{
+			"show": {run: cmdCharityShow},
+		}},
+		"admin": {order: []string{"account", "credit", "github", "charity"}, sub: map[string]*node{
 			"account": {order: []string{"create"}, sub: map[string]*node{
 				"create": {run: cmdAdminAccountCreate},
 			}},
 			"credit": {run: cmdAdminCredit},
 			"github": {order: []string{"link"}, sub: map[string]*node{
 				"link": {run: cmdAdminGitHubLink},
+			}},
+			"charity": {order: []string{"create"}, sub: map[string]*node{
+				"create": {run: cmdAdminCharityCreate},
 			}},
 		}},
 	}}

@@ -15,6 +15,7 @@ import (
 	"github.com/stipend/stipend/accounts"
 	"github.com/stipend/stipend/api"
 	"github.com/stipend/stipend/bounties"
+	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/internal/db"
 	"github.com/stipend/stipend/internal/jobs"
 	"github.com/stipend/stipend/internal/store"
@@ -43,9 +44,13 @@ type Options struct {
 
 	Lightning *Lightning // nil when no Lightning node is configured
 	Fees      payout.FeePolicy
-	// FeeBPS is the platform fee on bounties, in basis points.
+	// FeeBPS is the platform fee on bounties and on answered questions, in basis points.
 	FeeBPS int64
-	Jobs   jobs.Options
+	// Now is the clock of expert questions, which sets their deadlines and judges whether an
+	// answer came in time; time.Now when nil. Tests turn it forward to pass an answer window
+	// of hours without waiting for it.
+	Now  func() time.Time
+	Jobs jobs.Options
 	// SweepInterval is how often automatic sweeps are looked for.
 	SweepInterval time.Duration
 	// GitHub, when set, lets people link their GitHub logins themselves; GitHubLinkKey signs
@@ -62,6 +67,7 @@ type App struct {
 	Fundings *funding.Service
 	Payouts  *payout.Service
 	Bounties *bounties.Service
+	Experts  *experts.Service
 	Runner   *jobs.Runner
 	API      *api.Server
 
@@ -92,19 +98,22 @@ func New(d *db.DB, o Options) (*App, error) {
 			Kicker: runner, Logger: o.Logger}),
 		Bounties: bounties.NewService(st, acc, bounties.Options{FeeBPS: o.FeeBPS, Logger: o.Logger,
 			GitHub: o.GitHub, LinkKey: o.GitHubLinkKey}),
-		Runner: runner,
-		opts:   o,
+		Experts: experts.NewService(st, acc, experts.Options{FeeBPS: o.FeeBPS, Logger: o.Logger, Now: o.Now}),
+		Runner:  runner,
+		opts:    o,
 	}
 	runner.Register(payout.JobSend, a.Payouts.HandleSend)
 	runner.Register(payout.JobSweep, a.Payouts.HandleSweep)
 	runner.Register(payout.JobRecover, a.Payouts.HandleRecover)
 	runner.Register(bounties.JobExpire, a.Bounties.HandleExpire)
+	runner.Register(experts.JobExpire, a.Experts.HandleExpire)
 	srv, err := api.New(api.Deps{
 		Accounts:    acc,
 		Payments:    a.Payments,
 		Fundings:    a.Fundings,
 		Payouts:     a.Payouts,
 		Bounties:    a.Bounties,
+		Experts:     a.Experts,
 		Idempotency: st,
 		Ready:       st.Ready,
 		Registry:    o.Registry,

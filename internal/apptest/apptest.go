@@ -56,6 +56,12 @@ func WithGitHub(gh *githubtest.Server) Option {
 	}
 }
 
+// WithClock gives the expert questions the clock now instead of time.Now, so that a test can
+// pass a question's deadline, hours away, by turning the clock forward.
+func WithClock(now func() time.Time) Option {
+	return func(o *app.Options) { o.Now = now }
+}
+
 // StartOn runs Stipend on an open, migrated database until the test ends.
 func StartOn(t testing.TB, d *db.DB, opts ...Option) *Server {
 	t.Helper()

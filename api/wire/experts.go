@@ -1,0 +1,166 @@
+package wire
+
+import "time"
+
+// CreateCharityRequest registers a charity (admin). Destinations name where the charity takes
+// money on each rail: "lightning" (a Lightning Address), "onchain" or "stripe".
+type CreateCharityRequest struct {
+	Handle       string            `json:"handle"`
+	Name         string            `json:"name"`
+	Website      string            `json:"website,omitempty"`
+	Receipt      string            `json:"receipt"`
+	Destinations map[string]string `json:"destinations"`
+}
+
+// Charity is a registered charity, with what it has received per asset. Receipt is what a
+// donation receipt names: its legal name, registration number and address.
+type Charity struct {
+	ID           string            `json:"id"`
+	Handle       string            `json:"handle"`
+	Name         string            `json:"name"`
+	Website      string            `json:"website,omitempty"`
+	Receipt      string            `json:"receipt"`
+	Destinations map[string]string `json:"destinations"`
+	Received     []Money           `json:"received"`
+	CreatedAt    time.Time         `json:"created_at"`
+}
+
+// CharityList lists the charity registry, by handle.
+type CharityList struct {
+	Data []Charity `json:"data"`
+}
+
+// Donation is the receipt of a charity's share of an answered question: who gave it (the
+// expert whose earnings it was), for which question, and the ledger transaction that moved it.
+type Donation struct {
+	ID          string    `json:"id"`
+	CharityID   string    `json:"charity_id"`
+	DonorID     string    `json:"donor_id"`
+	QuestionID  string    `json:"question_id"`
+	Amount      Money     `json:"amount"`
+	Transaction string    `json:"transaction_id"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// DonationPage is one page of a charity's donation receipts, newest first, with the charity
+// they were given to, whose receipt details they carry.
+type DonationPage struct {
+	Charity    Charity    `json:"charity"`
+	Data       []Donation `json:"data"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// SetExpertRequest sets the caller's expert profile, replacing the one before. AnswerWindow
+// is in seconds (1 hour to 30 days). Charity is a charity's id or handle ("" for none) and
+// CharityShareBPS the share of the earnings, after the platform fee, that goes to it, in basis
+// points (0 to 10000). Accepting, when left out, is true: the expert takes questions.
+type SetExpertRequest struct {
+	Name            string       `json:"name"`
+	Bio             string       `json:"bio,omitempty"`
+	Topics          []string     `json:"topics,omitempty"`
+	Price           MoneyRequest `json:"price"`
+	AnswerWindow    int64        `json:"answer_window"`
+	Accepting       *bool        `json:"accepting,omitempty"`
+	Charity         string       `json:"charity,omitempty"`
+	CharityShareBPS int64        `json:"charity_share_bps,omitempty"`
+}
+
+// CharityRef names a charity in another object.
+type CharityRef struct {
+	ID     string `json:"id"`
+	Handle string `json:"handle"`
+	Name   string `json:"name"`
+}
+
+// Rating is an expert's record of ratings: the average in tenths (47 is 4.7 of 5; 0 when
+// there are none) and how many there are.
+type Rating struct {
+	AverageTenths int `json:"average_tenths"`
+	Count         int `json:"count"`
+}
+
+// Expert is an expert's public profile: the price of an answer, how long they take, whether
+// they take questions now, the charity that gets a share of their earnings, and their record.
+type Expert struct {
+	AccountID       string      `json:"account_id"`
+	Handle          string      `json:"handle"`
+	Name            string      `json:"name"`
+	Bio             string      `json:"bio,omitempty"`
+	Topics          []string    `json:"topics"`
+	Price           Money       `json:"price"`
+	AnswerWindow    int64       `json:"answer_window"`
+	Accepting       bool        `json:"accepting"`
+	Charity         *CharityRef `json:"charity,omitempty"`
+	CharityShareBPS int64       `json:"charity_share_bps"`
+	Answered        int         `json:"answered"`
+	Rating          Rating      `json:"rating"`
+	UpdatedAt       time.Time   `json:"updated_at"`
+}
+
+// ExpertPage is one page of the expert directory, by handle.
+type ExpertPage struct {
+	Data       []Expert `json:"data"`
+	NextCursor string   `json:"next_cursor,omitempty"`
+}
+
+// AskRequest asks an expert a question at the expert's price.
+type AskRequest struct {
+	Question string `json:"question"`
+}
+
+// AnswerRequest answers a question.
+type AnswerRequest struct {
+	Answer string `json:"answer"`
+}
+
+// DeclineRequest turns a question down, with an optional reason the asker sees.
+type DeclineRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// RateRequest rates an answer from 1 to 5, with an optional comment.
+type RateRequest struct {
+	Rating  int    `json:"rating"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// QuestionParts is how the price of an answered question was shared out: the platform fee,
+// the charity's share and the expert's earnings, which sum to the price exactly.
+type QuestionParts struct {
+	Fee      Money `json:"fee"`
+	Charity  Money `json:"charity"`
+	Earnings Money `json:"earnings"`
+}
+
+// Question is a paid question to one expert, with the terms it was asked on. Status is open,
+// answered, declined or expired. Escrow says how the price is held while the question is open
+// ("balance": a hold on the asker's balance). Parts is there once the question is answered;
+// Transaction is the ledger transaction that paid the answer or returned the escrow.
+type Question struct {
+	ID              string         `json:"id"`
+	ExpertID        string         `json:"expert_id"`
+	ExpertHandle    string         `json:"expert_handle,omitempty"`
+	AskerID         string         `json:"asker_id"`
+	Question        string         `json:"question"`
+	Price           Money          `json:"price"`
+	FeeBPS          int64          `json:"fee_bps"`
+	CharityID       string         `json:"charity_id,omitempty"`
+	CharityShareBPS int64          `json:"charity_share_bps"`
+	Escrow          string         `json:"escrow"`
+	Status          string         `json:"status"`
+	Deadline        time.Time      `json:"deadline"`
+	Answer          string         `json:"answer,omitempty"`
+	DeclineReason   string         `json:"decline_reason,omitempty"`
+	Parts           *QuestionParts `json:"parts,omitempty"`
+	Rating          int            `json:"rating,omitempty"`
+	RatingComment   string         `json:"rating_comment,omitempty"`
+	Transaction     string         `json:"transaction_id,omitempty"`
+	CreatedAt       time.Time      `json:"created_at"`
+	ClosedAt        *time.Time     `json:"closed_at,omitempty"`
+}
+
+// QuestionPage is one page of questions, newest first.
+type QuestionPage struct {
+	Data       []Question `json:"data"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
