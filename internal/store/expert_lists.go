@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stipend/stipend"
@@ -238,48 +237,17 @@ func mulInt64(a, b int64) (int64, bool) {
 
 // ListQuestions implements experts.Store.
 func (s *Store) ListQuestions(ctx context.Context, f experts.ListQuestionFilter) ([]experts.ListQuestion, string, error) {
-	limit, err := pageLimit(f.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	where, args := []string{"1 = 1"}, []any{}
+	p := newestFirst{columns: listQuestionColumns, table: "list_questions", prefix: "lqs_", cursor: f.Cursor, limit: f.Limit}
 	if f.AskerID != "" {
-		where, args = append(where, "asker_id = ?"), append(args, f.AskerID)
+		p.where, p.args = append(p.where, "asker_id = ?"), append(p.args, f.AskerID)
 	}
 	if f.MemberID != "" {
-		where, args = append(where, "list_id IN (SELECT list_id FROM expert_list_members WHERE account_id = ?)"), append(args, f.MemberID)
+		p.where, p.args = append(p.where, "list_id IN (SELECT list_id FROM expert_list_members WHERE account_id = ?)"), append(p.args, f.MemberID)
 	}
 	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
+		p.where, p.args = append(p.where, "status = ?"), append(p.args, f.Status)
 	}
-	if f.Cursor != "" {
-		if !validID(f.Cursor, "lqs_") {
-			return nil, "", stipend.Errorf(stipend.EINVALID, "cursor: not a cursor this API returned")
-		}
-		where, args = append(where, "id < ?"), append(args, f.Cursor)
-	}
-	rows, err := s.db.Query(ctx, `SELECT `+listQuestionColumns+` FROM list_questions WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []experts.ListQuestion
-	for rows.Next() {
-		q, err := scanListQuestion(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, *q)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	var next string
-	if len(out) > limit {
-		out, next = out[:limit], out[limit-1].ID
-	}
-	return out, next, nil
+	return queryPage(ctx, s.db, p, scanListQuestion, func(q *experts.ListQuestion) string { return q.ID })
 }
 
 // Reply implements experts.Store.

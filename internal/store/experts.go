@@ -111,54 +111,19 @@ func (s *Store) Charities(ctx context.Context) ([]experts.Charity, error) {
 	return out, nil
 }
 
-// pageLimit checks a page size, 0 meaning 50.
-func pageLimit(limit int) (int, error) {
-	switch {
-	case limit == 0:
-		return 50, nil
-	case limit < 0 || limit > 500:
-		return 0, stipend.Errorf(stipend.EINVALID, "limit: must be between 1 and 500")
-	}
-	return limit, nil
-}
-
 // Donations implements experts.Store.
 func (s *Store) Donations(ctx context.Context, charityID, cursor string, limit int) ([]experts.Donation, string, error) {
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return nil, "", err
-	}
-	where, args := `charity_id = ?`, []any{charityID}
-	if cursor != "" {
-		if !validID(cursor, "don_") {
-			return nil, "", stipend.Errorf(stipend.EINVALID, "cursor: not a cursor this API returned")
-		}
-		where, args = where+` AND id < ?`, append(args, cursor)
-	}
-	rows, err := s.db.Query(ctx, `SELECT id, charity_id, donor_id, question_id, asset, amount, ledger_tx, created_at
-		FROM donations WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []experts.Donation
-	for rows.Next() {
-		var d experts.Donation
-		var created int64
-		if err := rows.Scan(&d.ID, &d.CharityID, &d.DonorID, &d.QuestionID, &d.Asset, &d.Amount, &d.LedgerTx, &created); err != nil {
-			return nil, "", err
-		}
-		d.CreatedAt = fromMicros(created)
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	var next string
-	if len(out) > limit {
-		out, next = out[:limit], out[limit-1].ID
-	}
-	return out, next, nil
+	return queryPage(ctx, s.db, newestFirst{columns: `id, charity_id, donor_id, question_id, asset, amount, ledger_tx, created_at`,
+		table: "donations", prefix: "don_", where: []string{"charity_id = ?"}, args: []any{charityID}, cursor: cursor, limit: limit},
+		func(row interface{ Scan(...any) error }) (*experts.Donation, error) {
+			var d experts.Donation
+			var created int64
+			if err := row.Scan(&d.ID, &d.CharityID, &d.DonorID, &d.QuestionID, &d.Asset, &d.Amount, &d.LedgerTx, &created); err != nil {
+				return nil, err
+			}
+			d.CreatedAt = fromMicros(created)
+			return &d, nil
+		}, func(d *experts.Donation) string { return d.ID })
 }
 
 // SaveProfile implements experts.Store.
@@ -359,48 +324,13 @@ var errRetryAsk = errors.New("store: ask lost a race with the same idempotency k
 
 // Questions implements experts.Store.
 func (s *Store) Questions(ctx context.Context, f experts.QuestionFilter) ([]experts.Question, string, error) {
-	limit, err := pageLimit(f.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	where, args := []string{"1 = 1"}, []any{}
-	if f.AskerID != "" {
-		where, args = append(where, "asker_id = ?"), append(args, f.AskerID)
-	}
-	if f.ExpertID != "" {
-		where, args = append(where, "expert_id = ?"), append(args, f.ExpertID)
-	}
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.Cursor != "" {
-		if !validID(f.Cursor, "qst_") {
-			return nil, "", stipend.Errorf(stipend.EINVALID, "cursor: not a cursor this API returned")
+	p := newestFirst{columns: questionColumns, table: "questions", prefix: "qst_", cursor: f.Cursor, limit: f.Limit}
+	for _, c := range []struct{ column, value string }{{"asker_id", f.AskerID}, {"expert_id", f.ExpertID}, {"status", f.Status}} {
+		if c.value != "" {
+			p.where, p.args = append(p.where, c.column+" = ?"), append(p.args, c.value)
 		}
-		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+questionColumns+` FROM questions WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
-		append(args, limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []experts.Question
-	for rows.Next() {
-		q, err := scanQuestion(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, *q)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	var next string
-	if len(out) > limit {
-		out, next = out[:limit], out[limit-1].ID
-	}
-	return out, next, nil
+	return queryPage(ctx, s.db, p, scanQuestion, func(q *experts.Question) string { return q.ID })
 }
 
 // endQuestion moves an open question to status, taking its row lock so that an answer, a
