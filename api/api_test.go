@@ -80,7 +80,7 @@ func TestOpenAPIDocumentAgreesWithRoutes(t *testing.T) {
 			"/v1/bounties": true, "/v1/bounties/{id}/topup": true, "/v1/bounties/{id}/cancel": true, "/v1/bounties/{id}/results": true,
 			"/v1/bounties/{id}/submissions/{submission}/approve": true, "/v1/admin/github-links": true,
 			"/v1/github/link/confirm": true, "/v1/experts/{handle}/questions": true, "/v1/questions/{id}/answer": true,
-			"/v1/questions/{id}/decline": true,
+			"/v1/questions/{id}/decline": true, "/v1/lists/{list}/questions": true, "/v1/list-questions/{id}/replies": true,
 		}[parts[1]]
 		hdr := op.Parameters.GetByInAndName("header", "Idempotency-Key")
 		if movesMoney != (hdr != nil && hdr.Required) {
@@ -90,7 +90,7 @@ func TestOpenAPIDocumentAgreesWithRoutes(t *testing.T) {
 			(parts[0] == http.MethodGet && map[string]bool{
 				"/v1/bounties": true, "/v1/bounties/{id}": true, "/v1/bounties/{id}/statement": true,
 				"/v1/charities": true, "/v1/charities/{charity}": true, "/v1/charities/{charity}/donations": true,
-				"/v1/experts": true, "/v1/experts/{handle}": true,
+				"/v1/experts": true, "/v1/experts/{handle}": true, "/v1/lists": true, "/v1/lists/{list}": true,
 			}[parts[1]])
 		if secured := op.Security != nil && len(*op.Security) > 0; secured == public {
 			t.Errorf("%s: documented as needing an API key = %v", k, secured)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -278,41 +279,54 @@ func cmdAnswer(ctx context.Context, e *env, name string, args []string) error {
 		"Answers a question asked of you before its deadline, which pays you its price, less the platform fee\n" +
 		"and your charity's share. - or --file - reads the answer from stdin."
 	fs := e.flagSet(name)
-	file := fs.String("file", "", "read the answer from `FILE`, - for stdin")
+	fs.String("file", "", "read the answer from `FILE`, - for stdin")
 	idem := fs.String("idempotency-key", "", "a `key` that makes retrying safe: a repeat with the same key pays once (default: a new random key)")
-	pos, err := e.parse(fs, synopsis, args)
+	pos, text, err := e.parseText(fs, synopsis, name, args, "answer")
 	if err != nil {
 		return err
-	}
-	refuse := func(err error) error { return usageWithHelp(fs, synopsis, err) }
-	var text string
-	switch {
-	case *file != "" && len(pos) == 2:
-		return refuse(errors.New("give the answer as TEXT or with --file, not both"))
-	case *file != "":
-		if err := wantArgs(fs, synopsis, pos, 1); err != nil {
-			return err
-		}
-		if text, err = e.readText(*file); err != nil {
-			return &usageError{cmd: name, err: err}
-		}
-	default:
-		if err := wantArgs(fs, synopsis, pos, 2); err != nil {
-			return err
-		}
-		text = pos[1]
-		if text == "-" {
-			if text, err = e.readText("-"); err != nil {
-				return &usageError{cmd: name, err: err}
-			}
-		}
-	}
-	if strings.TrimSpace(text) == "" {
-		return refuse(errors.New("the answer is empty"))
 	}
 	return moneyRequest(ctx, e, func(ctx context.Context, c *client.Client) (*wire.Question, error) {
 		return c.AnswerQuestion(ctx, pos[0], text, *idem)
 	}, e.printQuestion)
+}
+
+// parseText parses the arguments of a command that takes an ID and a text ("answer",
+// "reply"): the text is the second argument, "-" for stdin, or the file that the command's
+// --file flag names, which fs must define. It is read from fs after parsing, since flags may
+// come after the arguments. what names the text in errors.
+func (e *env) parseText(fs *flag.FlagSet, synopsis, name string, args []string, what string) ([]string, string, error) {
+	pos, err := e.parse(fs, synopsis, args)
+	if err != nil {
+		return nil, "", err
+	}
+	file := fs.Lookup("file").Value.String()
+	refuse := func(err error) error { return usageWithHelp(fs, synopsis, err) }
+	var text string
+	switch {
+	case file != "" && len(pos) == 2:
+		return nil, "", refuse(fmt.Errorf("give the %s as TEXT or with --file, not both", what))
+	case file != "":
+		if err := wantArgs(fs, synopsis, pos, 1); err != nil {
+			return nil, "", err
+		}
+		if text, err = e.readText(file); err != nil {
+			return nil, "", &usageError{cmd: name, err: err}
+		}
+	default:
+		if err := wantArgs(fs, synopsis, pos, 2); err != nil {
+			return nil, "", err
+		}
+		text = pos[1]
+		if text == "-" {
+			if text, err = e.readText("-"); err != nil {
+				return nil, "", &usageError{cmd: name, err: err}
+			}
+		}
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil, "", refuse(fmt.Errorf("the %s is empty", what))
+	}
+	return pos, text, nil
 }
 
 // readText reads an answer from a file, or stdin for "-".

@@ -42,10 +42,18 @@
 //	stipend rate ID RATING [--comment C]
 //	stipend charities
 //	stipend charity show HANDLE
+//	stipend lists
+//	stipend list show HANDLE
+//	stipend ask-list HANDLE QUESTION --responses N [--idempotency-key K]
+//	stipend list-questions [--status S] [--limit N] [--cursor C] [--all]
+//	stipend list-question ID
+//	stipend list-inbox [--status S] [--limit N] [--cursor C] [--all]
+//	stipend reply ID (TEXT | --file FILE | -) [--idempotency-key K]
 //	stipend admin account create --kind user|org --handle H --name N [--email E] [--owner ID ...]
 //	stipend admin credit ACCOUNT AMOUNT [--memo M] [--idempotency-key K]
 //	stipend admin github link ACCOUNT LOGIN [--idempotency-key K]
 //	stipend admin charity create --handle H --name N --receipt R --lightning ADDRESS [--website URL]
+//	stipend admin list create --handle H --name N --price AMOUNT --window DURATION --member H ... [--description D]
 //
 // Every command takes the global flags --server (or STIPEND_SERVER, default
 // http://127.0.0.1:8402), --api-key (or STIPEND_API_KEY) and --json, before or after the
@@ -96,14 +104,22 @@
 // an answer once. "experts", "expert show", "charities" and "charity show" (a charity, what it
 // received and its donation receipts) are public and send no API key.
 //
+// Expert lists: an operator groups experts into a list ("admin list create"), such as
+// kubernetes, with a price per response. "ask-list HANDLE QUESTION --responses N" asks every
+// member at once and holds the price × N on your balance; each member may "reply" once (the
+// text, --file FILE, or - for stdin), and each reply is paid from the hold, split as an answer
+// is, until N replies were paid. What is left at the deadline returns to you. "list-questions"
+// and "list-question ID" follow what you asked, with the replies; members see the questions in
+// "list-inbox". "lists" and "list show" are public and send no API key.
+//
 // The exit status is 0 on success, 1 when the request failed (an API error, a network error,
 // an invoice that expired unpaid, a payout that failed or was cancelled while --wait followed
 // it) and 2 when the command was refused before any request was made (bad usage, a malformed
 // amount, no API key, a results file that cannot be read).
 //
 // When a transfer, credit, funding, payout, cancellation, bounty creation, top-up or
-// cancellation, results upload, approval, GitHub link, question, answer or decline gets no
-// final answer (a network
+// cancellation, results upload, approval, GitHub link, question, answer, decline, list
+// question or reply gets no final answer (a network
 // error, a 5xx, or the server's 409 saying that a request with the same key is still in
 // progress), nobody can tell whether money moved. The error is then followed by the
 // idempotency key it was sent with and the advice to run the same command again with
@@ -170,10 +186,17 @@ commands:
   answer|decline ID            answer a question (you are paid) or turn it down (it is refunded)
   rate ID RATING               rate an answer from 1 to 5
   charities, charity show      the charities experts give to, and their receipts (no API key needed)
+  lists, list show             lists of experts one question goes to (no API key needed)
+  ask-list HANDLE QUESTION     ask a list, buying --responses N replies; the price × N is held
+  list-questions               the list questions you asked
+  list-question ID             one list question, with its replies
+  list-inbox                   the questions asked of the lists you are in
+  reply ID TEXT                reply to a list question once (paid while responses are left)
   admin account create         create a user or an organisation (admin)
   admin credit ACCOUNT AMOUNT  credit an account from outside Stipend (admin)
   admin github link            link a GitHub login to an account, moving its pending rewards (admin)
   admin charity create         register a charity experts may give to (admin)
+  admin list create            make a list of experts with a price per response (admin)
 
 global flags (before or after the command):
   --server URL    the Stipend server (env STIPEND_SERVER, default ` + DefaultServer + `)
@@ -273,7 +296,16 @@ func commands() *node {
 		"charity": {order: []string{"show"}, sub: map[string]*node{
 			"show": {run: cmdCharityShow},
 		}},
-		"admin": {order: []string{"account", "credit", "github", "charity"}, sub: map[string]*node{
+		"lists": {run: cmdLists},
+		"list": {order: []string{"show"}, sub: map[string]*node{
+			"show": {run: cmdListShow},
+		}},
+		"ask-list":       {run: cmdAskList},
+		"list-questions": {run: cmdListQuestions},
+		"list-question":  {run: cmdListQuestion},
+		"list-inbox":     {run: cmdListInbox},
+		"reply":          {run: cmdReply},
+		"admin": {order: []string{"account", "credit", "github", "charity", "list"}, sub: map[string]*node{
 			"account": {order: []string{"create"}, sub: map[string]*node{
 				"create": {run: cmdAdminAccountCreate},
 			}},
@@ -283,6 +315,9 @@ func commands() *node {
 			}},
 			"charity": {order: []string{"create"}, sub: map[string]*node{
 				"create": {run: cmdAdminCharityCreate},
+			}},
+			"list": {order: []string{"create"}, sub: map[string]*node{
+				"create": {run: cmdAdminListCreate},
 			}},
 		}},
 	}}

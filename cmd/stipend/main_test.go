@@ -369,7 +369,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"help"}, 0, "usage: stipend"},
 		{[]string{"-h"}, 0, "usage: stipend"},
 		{[]string{"transfer", "-h"}, 0, "--idempotency-key"},
-		{[]string{"admin", "help"}, 0, "usage: stipend admin <account|credit|github|charity>"},
+		{[]string{"admin", "help"}, 0, "usage: stipend admin <account|credit|github|charity|list>"},
 	}
 	for _, tt := range tests {
 		r := runCLI(t, env, tt.args...)

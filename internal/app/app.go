@@ -107,6 +107,7 @@ func New(d *db.DB, o Options) (*App, error) {
 	runner.Register(payout.JobRecover, a.Payouts.HandleRecover)
 	runner.Register(bounties.JobExpire, a.Bounties.HandleExpire)
 	runner.Register(experts.JobExpire, a.Experts.HandleExpire)
+	runner.Register(experts.JobListExpire, a.Experts.HandleListExpire)
 	srv, err := api.New(api.Deps{
 		Accounts:    acc,
 		Payments:    a.Payments,
