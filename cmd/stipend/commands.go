@@ -67,6 +67,33 @@ func (p *paging) walk(ctx context.Context, get func(ctx context.Context, cursor 
 	}
 }
 
+// collect walks the pages get returns (see walk) and gathers their items and the cursor after
+// the last page read. With --json it prints them, as the server sent the page, or with --all
+// every page's items in the shape of one page, and reports that it printed; otherwise the
+// caller shows them.
+func collect[T any](ctx context.Context, e *env, p *paging, get func(ctx context.Context, cursor string, size int) ([]T, string, error)) (items []T, next string, printed bool, err error) {
+	raw, err := p.walk(ctx, func(ctx context.Context, cursor string, size int) (string, error) {
+		data, n, err := get(ctx, cursor, size)
+		if err != nil {
+			return "", err
+		}
+		items, next = append(items, data...), n
+		return n, nil
+	})
+	if err != nil || !e.json {
+		return items, next, false, err
+	}
+	if !p.all {
+		return items, next, true, e.printRaw(raw)
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return items, next, true, e.printJSON(struct {
+		Data []T `json:"data"`
+	}{items})
+}
+
 // more tells on stderr how to list the next page, when there is one that --all did not follow.
 func (p *paging) more(e *env, cmd, next string) {
 	if next != "" && !p.all {

@@ -95,39 +95,26 @@ func listQuestionList(ctx context.Context, e *env, name string, args []string, i
 	if err != nil {
 		return err
 	}
-	var page wire.ListQuestionPage
-	raw, err := pages.walk(ctx, func(ctx context.Context, cursor string, size int) (string, error) {
-		get := c.ListQuestions
-		if inbox {
-			get = c.ListInbox
-		}
+	get := c.ListQuestions
+	if inbox {
+		get = c.ListInbox
+	}
+	items, next, printed, err := collect(ctx, e, pages, func(ctx context.Context, cursor string, size int) ([]wire.ListQuestion, string, error) {
 		p, err := get(ctx, *status, cursor, size)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		page.Data = append(page.Data, p.Data...)
-		page.NextCursor = p.NextCursor
-		return p.NextCursor, nil
+		return p.Data, p.NextCursor, nil
 	})
-	if err != nil {
+	if err != nil || printed {
 		return err
 	}
-	if e.json {
-		if pages.all {
-			// Several responses make one result, encoded in the shape of a single page.
-			if page.Data == nil {
-				page.Data = []wire.ListQuestion{}
-			}
-			return e.printJSON(page)
-		}
-		return e.printRaw(raw)
-	}
-	if len(page.Data) == 0 {
+	if len(items) == 0 {
 		fmt.Fprintln(e.stdout, "no list questions")
 	} else {
 		tw := e.table()
 		fmt.Fprintln(tw, "CREATED (UTC)\tQUESTION\tSTATUS\tPRICE PER RESPONSE\tPAID\tDEADLINE (UTC)\tLIST\tASKER\tTEXT")
-		for _, q := range page.Data {
+		for _, q := range items {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d of %d\t%s\t%s\t%s\t%s\n", q.CreatedAt.UTC().Format(time.DateTime), q.ID, q.Status,
 				amount(q.Price.Amount, q.Price.Asset), q.Paid, q.Responses, q.Deadline.UTC().Format(time.DateTime), q.ListID, q.AskerID,
 				shorten(oneLine(q.Question)))
@@ -136,7 +123,7 @@ func listQuestionList(ctx context.Context, e *env, name string, args []string, i
 			return err
 		}
 	}
-	pages.more(e, name, page.NextCursor)
+	pages.more(e, name, next)
 	return nil
 }
 

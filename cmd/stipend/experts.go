@@ -204,33 +204,21 @@ func questionList(ctx context.Context, e *env, name string, args []string, inbox
 	if err != nil {
 		return err
 	}
-	var page wire.QuestionPage
-	raw, err := pages.walk(ctx, func(ctx context.Context, cursor string, size int) (string, error) {
-		get := c.Questions
-		if inbox {
-			get = c.Inbox
-		}
+	get := c.Questions
+	if inbox {
+		get = c.Inbox
+	}
+	items, next, printed, err := collect(ctx, e, pages, func(ctx context.Context, cursor string, size int) ([]wire.Question, string, error) {
 		p, err := get(ctx, *status, cursor, size)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		page.Data = append(page.Data, p.Data...)
-		page.NextCursor = p.NextCursor
-		return p.NextCursor, nil
+		return p.Data, p.NextCursor, nil
 	})
-	if err != nil {
+	if err != nil || printed {
 		return err
 	}
-	if e.json {
-		if pages.all {
-			if page.Data == nil {
-				page.Data = []wire.Question{}
-			}
-			return e.printJSON(page)
-		}
-		return e.printRaw(raw)
-	}
-	if len(page.Data) == 0 {
+	if len(items) == 0 {
 		fmt.Fprintln(e.stdout, "no questions")
 	} else {
 		tw := e.table()
@@ -239,7 +227,7 @@ func questionList(ctx context.Context, e *env, name string, args []string, inbox
 			who = "ASKER"
 		}
 		fmt.Fprintf(tw, "CREATED (UTC)\tQUESTION\tSTATUS\tPRICE\tDEADLINE (UTC)\t%s\tTEXT\n", who)
-		for _, q := range page.Data {
+		for _, q := range items {
 			party := q.AskerID
 			if !inbox {
 				party = firstNonEmpty(q.ExpertHandle, q.ExpertID)
@@ -251,7 +239,7 @@ func questionList(ctx context.Context, e *env, name string, args []string, inbox
 			return err
 		}
 	}
-	pages.more(e, name, page.NextCursor)
+	pages.more(e, name, next)
 	return nil
 }
 
