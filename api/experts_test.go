@@ -491,6 +491,8 @@ func TestBadExpertInputChangesNothing(t *testing.T) {
 			{"a question to oneself", "POST", askPath, expertKey, body(wire.AskRequest{Question: "why?"}), 400, "invalid"},
 			{"a question beyond the balance", "POST", askPath, poorKey, body(wire.AskRequest{Question: "why?"}), 422, "insufficient_funds"},
 			{"a question with a key without transfers:write", "POST", askPath, readOnly.Secret, body(wire.AskRequest{Question: "why?"}), 403, "forbidden"},
+			{"an escrow nobody offers", "POST", askPath, askerKey, body(wire.AskRequest{Question: "why?", Escrow: "iou"}), 400, "invalid"},
+			{"a Lightning escrow on a server without Lightning", "POST", askPath, askerKey, body(wire.AskRequest{Question: "why?", Escrow: "lightning"}), 503, "unavailable"},
 			{"an answer to no question", "POST", "/v1/questions/qst_00000000000000000000000000000000/answer", expertKey, body(wire.AnswerRequest{Answer: "x"}), 404, "not_found"},
 			{"an empty answer", "POST", "/v1/questions/" + q.ID + "/answer", expertKey, body(wire.AnswerRequest{Answer: "  "}), 400, "invalid"},
 			{"an answer over 20000 characters", "POST", "/v1/questions/" + q.ID + "/answer", expertKey, body(wire.AnswerRequest{Answer: strings.Repeat("a", 20_001)}), 400, "invalid"},
@@ -745,7 +747,7 @@ func TestAskReplaysWithTheSameIdempotencyKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ts.app.Experts.Ask(context.Background(), principal, expert.Handle, "Once?", key)
+		again, err := ts.app.Experts.Ask(context.Background(), principal, expert.Handle, "Once?", "", key)
 		if err != nil || again.ID != first.ID {
 			t.Fatalf("the service's ask with the same key = %+v, %v; want question %s", again, err, first.ID)
 		}

@@ -91,6 +91,12 @@ func toQuestion(q *experts.Question, expertHandle string) wire.Question {
 	if q.Status == experts.Answered {
 		out.Parts = &wire.QuestionParts{Fee: toMoney(q.Parts.Fee, a), Charity: toMoney(q.Parts.Charity, a), Earnings: toMoney(q.Parts.Earnings, a)}
 	}
+	if inv := q.Invoice; inv != nil {
+		out.Invoice = &wire.HoldInvoice{PaymentHash: inv.Hash, Amount: toMoney(inv.AmountMsat, a), ExpiresAt: inv.ExpiresAt, State: inv.State}
+		if q.Status == experts.AwaitingPayment {
+			out.Invoice.PaymentRequest = inv.PaymentRequest
+		}
+	}
 	return out
 }
 
@@ -263,7 +269,7 @@ func (s *Server) askExpert(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	q, err := s.experts.Ask(c.Request().Context(), principal(c), c.Param("handle"), req.Question, idempotencyKey(c))
+	q, err := s.experts.Ask(c.Request().Context(), principal(c), c.Param("handle"), req.Question, req.Escrow, idempotencyKey(c))
 	if err != nil {
 		return err
 	}

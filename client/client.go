@@ -18,12 +18,13 @@
 //	rep, err := ci.ReportResults(ctx, b.ID, client.FormatJUnit, "run-1", "octocat", file, "")
 //
 // Expert questions: an expert sets a price per answer and a charity share (SetExpertProfile);
-// an asker pays the price into escrow, a hold on their balance, when asking (AskExpert); the
-// expert answers (AnswerQuestion), which splits the price into the platform fee, the charity's
-// share and the expert's earnings, or declines (DeclineQuestion), which returns it, as does the
+// an asker pays the price into escrow when asking (AskExpert): a hold on their balance, or a
+// Lightning hold invoice (EscrowLightning) that opens the question when it is paid. The expert
+// answers (AnswerQuestion), which splits the price into the platform fee, the charity's share
+// and the expert's earnings, or declines (DeclineQuestion), which returns it, as does the
 // deadline. Experts, Expert, Charities, Charity and Donations are public.
 //
-//	q, err := c.AskExpert(ctx, "kay", "How do I drain a node?", "")
+//	q, err := c.AskExpert(ctx, "kay", wire.AskRequest{Question: "How do I drain a node?"}, "")
 //	a, err := expert.AnswerQuestion(ctx, q.ID, "kubectl drain --ignore-daemonsets", "")
 //
 // Errors from the server are *Error values carrying the HTTP status and the RFC 9457 problem

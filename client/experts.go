@@ -78,27 +78,45 @@ func (c *Client) Expert(ctx context.Context, handle string) (*wire.Expert, error
 	return call[wire.Expert](ctx, c, http.MethodGet, expertPath(handle, ""), nil, nil, "")
 }
 
-// AskExpert asks an expert, by handle, a question at the expert's price, which is held on
-// the caller's balance: it is paid out when the expert answers, and returns when the expert
-// declines or the deadline passes. It needs a key with the transfers:write scope.
-// idempotencyKey works as for Transfer: a repeat with the same key returns the first question
-// and holds the price once.
-func (c *Client) AskExpert(ctx context.Context, handle, question, idempotencyKey string) (*wire.Question, error) {
+// The escrows of a question (wire.AskRequest.Escrow): how its price is held until it ends.
+const (
+	// EscrowBalance holds the price on the asker's balance; the question opens at once. It is
+	// the default.
+	EscrowBalance = "balance"
+	// EscrowLightning holds the price with a hold invoice, which the asker pays from any
+	// Lightning wallet: the question opens when the payment is held, and the payment is taken
+	// only if the question is answered.
+	EscrowLightning = "lightning"
+)
+
+// AskExpert asks an expert, by handle, the question req.Question at the expert's price, held
+// in the escrow that req.Escrow names ("" for EscrowBalance). From the balance, the question
+// opens at once; the price is paid out when the expert answers, and returns when the expert
+// declines or the deadline passes. With EscrowLightning the question is awaiting_payment, and
+// its Invoice.PaymentRequest is the BOLT11 invoice to pay: the question opens when the payment
+// is held (poll Question until its status changes), and ends unpaid if the invoice expires
+// first. The server refuses EscrowLightning with "unavailable" when it has no Lightning node,
+// and with "invalid" when the price is not in BTC or the expert's answer window is longer than
+// a hold invoice can be held. It needs a key with the transfers:write scope. idempotencyKey
+// works as for Transfer: a repeat with the same key returns the first question, and holds the
+// price, or makes the invoice, once.
+func (c *Client) AskExpert(ctx context.Context, handle string, req wire.AskRequest, idempotencyKey string) (*wire.Question, error) {
 	if handle == "" {
 		return nil, errors.New("stipend API: AskExpert: the handle is empty")
 	}
-	return call[wire.Question](ctx, c, http.MethodPost, expertPath(handle, "/questions"), nil, wire.AskRequest{Question: question},
-		keyOrNew(idempotencyKey))
+	return call[wire.Question](ctx, c, http.MethodPost, expertPath(handle, "/questions"), nil, req, keyOrNew(idempotencyKey))
 }
 
 // Questions returns one page of the questions the caller asked, newest first: status, unless
-// "", is open, answered, declined or expired; cursor and limit work as for Transactions.
+// "", is awaiting_payment, open, answered, declined, expired or unpaid; cursor and limit work
+// as for Transactions.
 func (c *Client) Questions(ctx context.Context, status, cursor string, limit int) (*wire.QuestionPage, error) {
 	return call[wire.QuestionPage](ctx, c, http.MethodGet, "/v1/questions", statusQuery(status, cursor, limit), nil, "")
 }
 
-// Inbox returns one page of the questions asked of the caller as an expert, newest first.
-// status, cursor and limit work as for Questions. It needs a key with the experts:answer scope.
+// Inbox returns one page of the questions asked of the caller as an expert, newest first:
+// only those whose price is held, never one awaiting payment or unpaid. status, cursor and
+// limit work as for Questions. It needs a key with the experts:answer scope.
 func (c *Client) Inbox(ctx context.Context, status, cursor string, limit int) (*wire.QuestionPage, error) {
 	return call[wire.QuestionPage](ctx, c, http.MethodGet, "/v1/inbox", statusQuery(status, cursor, limit), nil, "")
 }

@@ -64,7 +64,7 @@ func TestExpertQuestions(t *testing.T) {
 		t.Fatalf("Expert = %+v, %v", e, err)
 	}
 
-	q, err := askerClient.AskExpert(ctx, expert.Handle, "How do I drain a node?", "")
+	q, err := askerClient.AskExpert(ctx, expert.Handle, wire.AskRequest{Question: "How do I drain a node?"}, "")
 	if err != nil || q.Status != "open" || q.Price.Amount != 1001 || q.Escrow != "balance" {
 		t.Fatalf("AskExpert = %+v, %v", q, err)
 	}
@@ -90,7 +90,7 @@ func TestExpertQuestions(t *testing.T) {
 		t.Fatalf("a second rating = %v, want conflict", err)
 	}
 
-	q2, err := askerClient.AskExpert(ctx, expert.Handle, "And an etcd member?", "")
+	q2, err := askerClient.AskExpert(ctx, expert.Handle, wire.AskRequest{Question: "And an etcd member?", Escrow: client.EscrowBalance}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestExpertQuestions(t *testing.T) {
 	}
 	for name, err := range map[string]error{
 		"Expert":          func() error { _, err := public.Expert(ctx, ""); return err }(),
-		"AskExpert":       func() error { _, err := askerClient.AskExpert(ctx, "", "q", ""); return err }(),
+		"AskExpert":       func() error { _, err := askerClient.AskExpert(ctx, "", wire.AskRequest{Question: "q"}, ""); return err }(),
 		"Question":        func() error { _, err := askerClient.Question(ctx, ""); return err }(),
 		"RateAnswer":      func() error { _, err := askerClient.RateAnswer(ctx, "", 5, ""); return err }(),
 		"Donations":       func() error { _, err := public.Donations(ctx, "", "", 0); return err }(),
@@ -169,7 +169,7 @@ func TestAskExpertRetriesWithTheSameKey(t *testing.T) {
 	})
 	var resp client.Response
 	asker2 := client.New(p.URL, askerKey, fast())
-	q, err := asker2.AskExpert(client.WithResponse(context.Background(), &resp), expert.Handle, "Lost and found?", "")
+	q, err := asker2.AskExpert(client.WithResponse(context.Background(), &resp), expert.Handle, wire.AskRequest{Question: "Lost and found?"}, "")
 	if err != nil || !resp.Replayed || resp.Attempts != 2 {
 		t.Fatalf("AskExpert = %+v, %v (replayed %v, %d attempts); want the first attempt's question, replayed", q, err, resp.Replayed, resp.Attempts)
 	}

@@ -12,14 +12,20 @@ import (
 )
 
 // TestFundingsAndPayoutsWithoutLightning uses the test server, which has no Lightning node:
-// it refuses to make an invoice or a payout with 503 "unavailable". For the client that is a
-// 503 like any other on a money-moving call, retried with the key of the first attempt and
-// then reported with that key, so that the caller can retry safely; and nothing moved.
+// it refuses to make an invoice, a payout or a question paid by hold invoice with 503
+// "unavailable". For the client that is a 503 like any other on a money-moving call, retried
+// with the key of the first attempt and then reported with that key, so that the caller can
+// retry safely; and nothing moved.
 func TestFundingsAndPayoutsWithoutLightning(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	alice, aliceKey := ts.createUserKey(t, "alice")
 	ts.credit(t, alice.ID, 10_000_000, "BTC")
+	expert, expertClient := ts.createUser(t, "kay")
+	if _, err := expertClient.SetExpertProfile(context.Background(), wire.SetExpertRequest{Name: "Kay",
+		Price: wire.MoneyRequest{Amount: 2_000_000, Asset: "BTC"}, AnswerWindow: 3600}); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, path string
 		call       func(ctx context.Context, c *client.Client) error
@@ -30,6 +36,10 @@ func TestFundingsAndPayoutsWithoutLightning(t *testing.T) {
 		}},
 		{"payout to an address", "/v1/payouts", func(ctx context.Context, c *client.Client) error {
 			_, err := c.CreatePayout(ctx, wire.CreatePayoutRequest{Destination: "bob@example.com", Amount: 1_000_000, Asset: "BTC"}, "")
+			return err
+		}},
+		{"question by hold invoice", "/v1/experts/" + expert.Handle + "/questions", func(ctx context.Context, c *client.Client) error {
+			_, err := c.AskExpert(ctx, expert.Handle, wire.AskRequest{Question: "How do I drain a node?", Escrow: client.EscrowLightning}, "")
 			return err
 		}},
 	}

@@ -70,7 +70,7 @@ func (s *Service) AskList(ctx context.Context, actor *accounts.Principal, list, 
 	now := s.now()
 	q := &ListQuestion{ID: stipend.NewID("lqs"), ListID: l.ID, AskerID: actor.Account.ID, Body: body, Price: l.Price,
 		FeeBPS: s.opts.FeeBPS, Responses: responses, Status: Open, Deadline: now.Add(l.AnswerWindow), CreatedAt: now}
-	hash := InputHash(l.ID, body+"\x00"+strconv.Itoa(responses), l.Price)
+	hash := InputHash(l.ID, body+"\x00"+strconv.Itoa(responses), l.Price, EscrowBalance)
 	return s.store.AskList(ctx, q, actor.Account.ID+":"+idempotencyKey, hash)
 }
 

@@ -9,16 +9,27 @@ import (
 	"github.com/stipend/stipend/payments/ledger"
 )
 
-// Question states. A question is open until it ends in exactly one of the others.
+// Question states. A question is open until it ends in exactly one of answered, declined and
+// expired. A question paid by a hold invoice is awaiting payment first, and opens when the
+// payer's HTLC is accepted, or ends unpaid when the invoice expires first.
 const (
-	Open     = "open"
-	Answered = "answered"
-	Declined = "declined"
-	Expired  = "expired"
+	AwaitingPayment = "awaiting_payment"
+	Open            = "open"
+	Answered        = "answered"
+	Declined        = "declined"
+	Expired         = "expired"
+	Unpaid          = "unpaid"
 )
 
-// EscrowBalance is escrow by a hold on the asker's balance.
-const EscrowBalance = "balance"
+// Escrows: how a question's price is held while it is open.
+const (
+	// EscrowBalance is a hold on the asker's balance.
+	EscrowBalance = "balance"
+	// EscrowLightning is a Lightning hold invoice: the payer's HTLC is held by Stipend's node,
+	// settled when the answer comes and cancelled otherwise, so nothing is charged unless the
+	// question is answered.
+	EscrowLightning = "lightning"
+)
 
 // Question is a paid question to one expert, with the terms it was asked on.
 type Question struct {
@@ -32,9 +43,13 @@ type Question struct {
 	CharityID    string
 	CharityShare int64
 	Escrow       string
-	HoldID       string
+	HoldID       string       // the balance hold of EscrowBalance
+	Invoice      *HoldInvoice // the hold invoice of EscrowLightning
+	AnswerWindow time.Duration
 
-	Status        string
+	Status string
+	// Deadline is when an open question expires. A question awaiting payment gets its
+	// deadline when it opens, one answer window after.
 	Deadline      time.Time
 	Answer        string
 	DeclineReason string
@@ -58,10 +73,15 @@ const (
 func HoldKey(questionID string) string { return "question:" + questionID }
 
 // InputHash is the hash stored with an ask's idempotency key: a retry with the same key must
-// ask the same expert the same question.
-func InputHash(expertID, body string, price ledger.Amount) string {
+// ask the same expert the same question, paid the same way.
+func InputHash(expertID, body string, price ledger.Amount, escrow string) string {
 	h := sha256.New()
-	for _, s := range []string{expertID, body, string(price.Asset), strconv.FormatInt(price.Value, 10)} {
+	fields := []string{expertID, body, string(price.Asset), strconv.FormatInt(price.Value, 10)}
+	if escrow != EscrowBalance {
+		// Balance escrow hashed no escrow before there were others; its hashes stay as they were.
+		fields = append(fields, escrow)
+	}
+	for _, s := range fields {
 		h.Write([]byte(strconv.Itoa(len(s))))
 		h.Write([]byte{':'})
 		h.Write([]byte(s))
@@ -74,6 +94,7 @@ type QuestionFilter struct {
 	AskerID  string
 	ExpertID string
 	Status   string // "" for any
+	Paid     bool   // only questions whose escrow was paid: none awaiting payment or unpaid
 	Cursor   string
 	Limit    int
 }

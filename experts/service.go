@@ -25,6 +25,8 @@ type Options struct {
 	FeeBPS int64 // the platform fee taken from each answer's price, in basis points
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Lightning enables the Lightning escrow; nil when no node is configured.
+	Lightning *Lightning
 }
 
 // Service runs expert questions.
@@ -32,6 +34,9 @@ type Service struct {
 	store    Store
 	accounts *accounts.Service
 	opts     Options
+	// asked tells the hold invoice watcher of each new Lightning question at once; the
+	// watcher's rescan finds any it missed.
+	asked chan Question
 }
 
 // NewService returns a Service.
@@ -42,7 +47,8 @@ func NewService(store Store, acc *accounts.Service, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: store, accounts: acc, opts: opts}
+	opts.Lightning = opts.Lightning.withDefaults()
+	return &Service{store: store, accounts: acc, opts: opts, asked: make(chan Question, 256)}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
@@ -120,18 +126,27 @@ func (s *Service) Directory(ctx context.Context, f Filter) ([]Profile, string, e
 }
 
 // Ask asks an expert a question at the expert's current price, which is fixed in the question
-// with the platform fee and the charity share, and holds the price on the caller's balance
-// until the question ends. A request retried with the same idempotency key returns the
-// question it made.
+// with the platform fee and the charity share. With EscrowBalance (or "") the price is held on
+// the caller's balance until the question ends, and the question is open at once. With
+// EscrowLightning the question comes with a hold invoice of the price and opens when the
+// caller pays it; nothing is charged unless the question is answered. A request retried with
+// the same idempotency key returns the question it made.
 //
 // Returns EFORBIDDEN, EINVALID, ENOTFOUND (no such expert), ECONFLICT (the expert takes no
-// questions), EINSUFFICIENTFUNDS and EIDEMPOTENCYMISMATCH.
-func (s *Service) Ask(ctx context.Context, actor *accounts.Principal, expert, body, idempotencyKey string) (*Question, error) {
+// questions), EINSUFFICIENTFUNDS, EIDEMPOTENCYMISMATCH and, for a Lightning escrow,
+// EUNAVAILABLE (no node).
+func (s *Service) Ask(ctx context.Context, actor *accounts.Principal, expert, body, escrow, idempotencyKey string) (*Question, error) {
 	if err := accounts.Require(actor, accounts.ScopeTransfers); err != nil {
 		return nil, err
 	}
 	if idempotencyKey == "" {
 		return nil, stipend.Errorf(stipend.EINVALID, "an idempotency key is required to ask a question")
+	}
+	if escrow == "" {
+		escrow = EscrowBalance
+	}
+	if escrow != EscrowBalance && escrow != EscrowLightning {
+		return nil, stipend.Errorf(stipend.EINVALID, "escrow: must be balance or lightning")
 	}
 	if err := stipend.CheckText("question", strings.TrimSpace(body), MaxQuestion, false); err != nil {
 		return nil, err
@@ -149,8 +164,12 @@ func (s *Service) Ask(ctx context.Context, actor *accounts.Principal, expert, bo
 	now := s.now()
 	q := &Question{ID: stipend.NewID("qst"), ExpertID: p.AccountID, AskerID: actor.Account.ID, Body: body,
 		Price: p.Price, FeeBPS: s.opts.FeeBPS, CharityID: p.CharityID, CharityShare: p.CharityShare,
-		Escrow: EscrowBalance, Status: Open, Deadline: now.Add(p.AnswerWindow), CreatedAt: now}
-	return s.store.Ask(ctx, q, actor.Account.ID+":"+idempotencyKey, InputHash(p.AccountID, body, p.Price))
+		Escrow: escrow, AnswerWindow: p.AnswerWindow, Status: Open, Deadline: now.Add(p.AnswerWindow), CreatedAt: now}
+	key, hash := actor.Account.ID+":"+idempotencyKey, InputHash(p.AccountID, body, p.Price, escrow)
+	if escrow == EscrowLightning {
+		return s.askLightning(ctx, p, q, key, hash)
+	}
+	return s.store.Ask(ctx, q, key, hash)
 }
 
 // Question returns a question to its asker or its expert, or an operator.
@@ -182,15 +201,15 @@ func (s *Service) Inbox(ctx context.Context, actor *accounts.Principal, status, 
 	if err := checkStatus(status); err != nil {
 		return nil, "", err
 	}
-	return s.store.Questions(ctx, QuestionFilter{ExpertID: actor.Account.ID, Status: status, Cursor: cursor, Limit: limit})
+	return s.store.Questions(ctx, QuestionFilter{ExpertID: actor.Account.ID, Status: status, Paid: true, Cursor: cursor, Limit: limit})
 }
 
 func checkStatus(status string) error {
 	switch status {
-	case "", Open, Answered, Declined, Expired:
+	case "", AwaitingPayment, Open, Answered, Declined, Expired, Unpaid:
 		return nil
 	}
-	return stipend.Errorf(stipend.EINVALID, "status: must be open, answered, declined or expired")
+	return stipend.Errorf(stipend.EINVALID, "status: must be awaiting_payment, open, answered, declined, expired or unpaid")
 }
 
 // forExpert returns an open question the caller may act on as its expert.
@@ -224,7 +243,14 @@ func (s *Service) Answer(ctx context.Context, actor *accounts.Principal, id, ans
 	if q.Status == Open && !now.Before(q.Deadline) {
 		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s passed its deadline at %s; the asker has been refunded", q.ID, q.Deadline.Format(time.RFC3339))
 	}
-	return s.store.AnswerQuestion(ctx, q.ID, answer, now)
+	if q.Status == AwaitingPayment {
+		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is not paid yet", q.ID)
+	}
+	out, err := s.store.AnswerQuestion(ctx, q.ID, answer, now)
+	if err != nil || out.Escrow != EscrowLightning {
+		return out, err
+	}
+	return s.settleNow(ctx, out), nil
 }
 
 // Decline turns a question down as its expert; the escrow returns to the asker.
@@ -237,7 +263,14 @@ func (s *Service) Decline(ctx context.Context, actor *accounts.Principal, id, re
 	if err := stipend.CheckText("reason", reason, maxReason, true); err != nil {
 		return nil, err
 	}
-	return s.store.CloseQuestion(ctx, q.ID, Declined, reason, s.now())
+	if q.Status == AwaitingPayment {
+		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is not paid yet", q.ID)
+	}
+	out, err := s.store.CloseQuestion(ctx, q.ID, Declined, reason, s.now())
+	if err != nil || out.Escrow != EscrowLightning {
+		return out, err
+	}
+	return s.cancelNow(ctx, out), nil
 }
 
 // Rate records the asker's rating, 1 to 5, of an answer.
@@ -263,7 +296,10 @@ func (s *Service) Rate(ctx context.Context, actor *accounts.Principal, id string
 }
 
 // HandleExpire is the JobExpire handler: a question still open at its deadline ends, and its
-// escrow returns to the asker. A question that ended otherwise is left as it is.
+// escrow returns to the asker. A question that ended otherwise is left as it is. A question
+// held by a hold invoice also ends early if the chain comes within Stipend's margin of its
+// HTLC's expiry, which blocks faster than expected can do; the job looks at the height every
+// HeightCheck until the deadline.
 func (s *Service) HandleExpire(ctx context.Context, j jobs.Job) error {
 	var p ExpireJob
 	if err := json.Unmarshal(j.Payload, &p); err != nil {
@@ -277,10 +313,22 @@ func (s *Service) HandleExpire(ctx context.Context, j jobs.Job) error {
 		return nil
 	}
 	if wait := q.Deadline.Sub(s.now()); wait > 0 {
-		return jobs.Snooze(wait)
+		if q.Escrow != EscrowLightning || s.opts.Lightning == nil {
+			return jobs.Snooze(wait)
+		}
+		if !s.htlcNearExpiry(ctx, q) {
+			return jobs.Snooze(min(wait, s.opts.Lightning.HeightCheck))
+		}
 	}
-	if _, err := s.store.CloseQuestion(ctx, q.ID, Expired, "", s.now()); err != nil && stipend.ErrorCode(err) != stipend.ECONFLICT {
+	out, err := s.store.CloseQuestion(ctx, q.ID, Expired, "", s.now())
+	if err != nil {
+		if stipend.ErrorCode(err) == stipend.ECONFLICT {
+			return nil
+		}
 		return err
+	}
+	if out.Escrow == EscrowLightning {
+		s.cancelNow(ctx, out)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func (w *world) balance(t *testing.T, address string) (available, held int64) {
 
 func (w *world) ask(t *testing.T, body string) *experts.Question {
 	t.Helper()
-	q, err := w.svc.Ask(context.Background(), w.asker, w.expert.Account.Handle, body, stipend.NewID("idem"))
+	q, err := w.svc.Ask(context.Background(), w.asker, w.expert.Account.Handle, body, "", stipend.NewID("idem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestOnlyTheExpertAnswersAndAskersSeeOnlyTheirOwn(t *testing.T) {
 			}
 		}
 		// Lists hold only one's own questions.
-		if _, err := w.svc.Ask(ctx, other, w.expert.Account.Handle, "Another question", "k1"); err != nil {
+		if _, err := w.svc.Ask(ctx, other, w.expert.Account.Handle, "Another question", "", "k1"); err != nil {
 			t.Fatal(err)
 		}
 		mine, _, err := w.svc.Asked(ctx, w.asker, "", "", 0)
@@ -410,17 +410,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{"no idempotency key", w.expert.Account.Handle, "Hello?", "", stipend.EINVALID},
 		}
 		for _, tt := range asks {
-			if _, err := w.svc.Ask(ctx, w.asker, tt.expert, tt.body, tt.key); stipend.ErrorCode(err) != tt.code {
+			if _, err := w.svc.Ask(ctx, w.asker, tt.expert, tt.body, "", tt.key); stipend.ErrorCode(err) != tt.code {
 				t.Errorf("%s: error %v, want %s", tt.name, err, tt.code)
 			}
 		}
-		_, err = w.svc.Ask(ctx, w.expert, w.expert.Account.Handle, "Can I ask myself?", "k4")
+		_, err = w.svc.Ask(ctx, w.expert, w.expert.Account.Handle, "Can I ask myself?", "", "k4")
 		wantCode(t, err, stipend.EINVALID)
 		poor := w.principal(t, "poor", accounts.DefaultScopes()...)
-		_, err = w.svc.Ask(ctx, poor, w.expert.Account.Handle, "Can I pay later?", "k5")
+		_, err = w.svc.Ask(ctx, poor, w.expert.Account.Handle, "Can I pay later?", "", "k5")
 		wantCode(t, err, stipend.EINSUFFICIENTFUNDS)
 		w.setProfile(t, w.expert, experts.ProfileInput{Name: "Kelsey", Price: ledger.Sat(1000), AnswerWindow: time.Hour, Accepting: false})
-		_, err = w.svc.Ask(ctx, w.asker, w.expert.Account.Handle, "Are you there?", "k6")
+		_, err = w.svc.Ask(ctx, w.asker, w.expert.Account.Handle, "Are you there?", "", "k6")
 		wantCode(t, err, stipend.ECONFLICT)
 
 		if avail, held := w.balance(t, ledger.AccountAddress(w.asker.Account.ID)); avail != 100_000_000 || held != 0 {
@@ -447,7 +447,7 @@ func TestAskReplaysItsIdempotencyKey(t *testing.T) {
 		errs := make([]error, 20)
 		for i := range ids {
 			wg.Go(func() {
-				q, err := w.svc.Ask(ctx, w.asker, w.expert.Account.Handle, "Which CNI for a small cluster?", "retry-1")
+				q, err := w.svc.Ask(ctx, w.asker, w.expert.Account.Handle, "Which CNI for a small cluster?", "", "retry-1")
 				if err == nil {
 					ids[i] = q.ID
 				}
@@ -463,7 +463,7 @@ func TestAskReplaysItsIdempotencyKey(t *testing.T) {
 		if _, held := w.balance(t, ledger.AccountAddress(w.asker.Account.ID)); held != 1_000_000 {
 			t.Fatalf("held %d msat after 20 retries of one ask, want one price", held)
 		}
-		_, err := w.svc.Ask(ctx, w.asker, w.expert.Account.Handle, "A different question", "retry-1")
+		_, err := w.svc.Ask(ctx, w.asker, w.expert.Account.Handle, "A different question", "", "retry-1")
 		wantCode(t, err, stipend.EIDEMPOTENCYMISMATCH)
 		w.checkLedger(t)
 	})

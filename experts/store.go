@@ -36,20 +36,60 @@ type Store interface {
 	// Returns EINSUFFICIENTFUNDS and EIDEMPOTENCYMISMATCH.
 	Ask(ctx context.Context, q *Question, key, inputHash string) (*Question, error)
 
+	// AskLightning stores a question awaiting payment of its hold invoice, with the invoice's
+	// preimage, and schedules JobPaymentDue at the invoice's expiry, in one transaction. A key
+	// used before with the same input hash returns the question it made, which may be another
+	// than q. Returns EIDEMPOTENCYMISMATCH.
+	AskLightning(ctx context.Context, q *Question, preimage, key, inputHash string) (*Question, error)
+
+	// QuestionByKey returns the question asked with an idempotency key, and the hash of the
+	// input it was asked with. Returns ENOTFOUND.
+	QuestionByKey(ctx context.Context, key string) (*Question, string, error)
+
 	// Question returns a question. Returns ENOTFOUND.
 	Question(ctx context.Context, id string) (*Question, error)
+
+	// OpenQuestion opens a question awaiting payment whose HTLC the node has accepted: it
+	// records the HTLC, sets the deadline and schedules the question's expiry, once.
+	// Returns ENOTFOUND and ECONFLICT (not awaiting payment).
+	OpenQuestion(ctx context.Context, id string, htlc HeldHTLC, deadline, now time.Time) (*Question, error)
+
+	// AwaitingPayment lists the questions whose hold invoices wait for the payer, oldest first.
+	AwaitingPayment(ctx context.Context) ([]Question, error)
+
+	// HoldPreimage returns the preimage of a question's hold invoice. Returns ENOTFOUND.
+	HoldPreimage(ctx context.Context, id string) (string, error)
+
+	// SettledHold records that the hold invoice of an answered question was settled for
+	// amountPaid msat, and credits the ledger from the node: the fee, the charity's share and
+	// the expert's earnings, and anything paid over the price back to the asker's balance;
+	// with the donation receipt. Once: a hold settled already is returned as it is.
+	// Returns ENOTFOUND and ECONFLICT (not to be settled).
+	SettledHold(ctx context.Context, id string, amountPaid int64, now time.Time) (*Question, error)
+
+	// CanceledHold records that a question's hold invoice was cancelled at the node, once.
+	// Returns ENOTFOUND and ECONFLICT (not to be cancelled).
+	CanceledHold(ctx context.Context, id string, now time.Time) (*Question, error)
+
+	// FailedHold records that the node refused to settle a question's hold invoice.
+	// Returns ENOTFOUND and ECONFLICT (not to be settled).
+	FailedHold(ctx context.Context, id string, now time.Time) (*Question, error)
 
 	// Questions lists questions. Returns EINVALID (a bad cursor or limit).
 	Questions(ctx context.Context, f QuestionFilter) ([]Question, string, error)
 
-	// AnswerQuestion records the answer of an open question whose deadline is after now, captures its
-	// escrow into the fee, the charity's share and the expert's earnings, and records the
-	// donation receipt, in one transaction. Returns ENOTFOUND and ECONFLICT (not open, or the
-	// deadline has passed).
+	// AnswerQuestion records the answer of an open question whose deadline is after now, and
+	// pays it from its escrow, in one transaction. A balance hold is captured into the fee, the
+	// charity's share and the expert's earnings, with the donation receipt; a hold invoice is
+	// marked to be settled and JobSettleHold scheduled, and SettledHold credits the ledger
+	// once the node has settled it. Returns ENOTFOUND and ECONFLICT (not open, or the deadline
+	// has passed).
 	AnswerQuestion(ctx context.Context, id, answer string, now time.Time) (*Question, error)
 
-	// CloseQuestion ends an open question as Declined (with a reason) or Expired and releases its
-	// escrow to the asker, once. Returns ENOTFOUND and ECONFLICT (not open).
+	// CloseQuestion ends an open question as Declined (with a reason) or Expired, or one
+	// awaiting payment as Unpaid, and returns its escrow to the asker, once: a balance hold is
+	// released; a hold invoice is marked to be cancelled and JobCancelHold scheduled.
+	// Returns ENOTFOUND and ECONFLICT (not open, or not awaiting payment for Unpaid).
 	CloseQuestion(ctx context.Context, id, status, reason string, now time.Time) (*Question, error)
 
 	// RateAnswer records the asker's rating of an answered question, once.

@@ -103,9 +103,14 @@ type ExpertPage struct {
 	NextCursor string   `json:"next_cursor,omitempty"`
 }
 
-// AskRequest asks an expert a question at the expert's price.
+// AskRequest asks an expert a question at the expert's price. Escrow is how the price is held
+// until the question ends: "balance" (the default) holds it on the caller's balance and the
+// question opens at once; "lightning" returns a hold invoice of the price, and the question
+// opens when it is paid. A hold invoice is settled only if the question is answered, and
+// cancelled otherwise, so the payer is charged nothing for an unanswered question.
 type AskRequest struct {
 	Question string `json:"question"`
+	Escrow   string `json:"escrow,omitempty"`
 }
 
 // AnswerRequest answers a question.
@@ -132,10 +137,26 @@ type QuestionParts struct {
 	Earnings Money `json:"earnings"`
 }
 
+// HoldInvoice is the Lightning escrow of a question. PaymentRequest, the BOLT11 invoice to
+// pay, is shown while the question awaits payment. State is open (not paid yet), accepted (the
+// payment is held), settle or settled (the question was answered; the payment is, or is being,
+// taken), cancel or canceled (the question ended unanswered; the payment is, or is being,
+// returned), or failed (the node refused to settle; the operator is looking into it).
+type HoldInvoice struct {
+	PaymentRequest string    `json:"payment_request,omitempty"`
+	PaymentHash    string    `json:"payment_hash"`
+	Amount         Money     `json:"amount"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	State          string    `json:"state"`
+}
+
 // Question is a paid question to one expert, with the terms it was asked on. Status is open,
-// answered, declined or expired. Escrow says how the price is held while the question is open
-// ("balance": a hold on the asker's balance). Parts is there once the question is answered;
-// Transaction is the ledger transaction that paid the answer or returned the escrow.
+// answered, declined or expired; a question paid by hold invoice is awaiting_payment until it
+// is paid, and ends unpaid if it never is. Escrow says how the price is held while the question
+// is open ("balance": a hold on the asker's balance; "lightning": a hold invoice, in Invoice).
+// Deadline is when an open question expires; while a question awaits payment it is the latest
+// it could be. Parts is there once the question is answered; Transaction is the ledger
+// transaction that paid the answer or returned the escrow.
 type Question struct {
 	ID              string         `json:"id"`
 	ExpertID        string         `json:"expert_id"`
@@ -147,6 +168,7 @@ type Question struct {
 	CharityID       string         `json:"charity_id,omitempty"`
 	CharityShareBPS int64          `json:"charity_share_bps"`
 	Escrow          string         `json:"escrow"`
+	Invoice         *HoldInvoice   `json:"invoice,omitempty"`
 	Status          string         `json:"status"`
 	Deadline        time.Time      `json:"deadline"`
 	Answer          string         `json:"answer,omitempty"`

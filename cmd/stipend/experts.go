@@ -164,20 +164,40 @@ func cmdExperts(ctx context.Context, e *env, name string, args []string) error {
 }
 
 func cmdAsk(ctx context.Context, e *env, name string, args []string) error {
-	const synopsis = "ask HANDLE QUESTION [--idempotency-key K]\n\n" +
+	const synopsis = "ask HANDLE QUESTION [--lightning [--wait=false] [--timeout D]] [--idempotency-key K]\n\n" +
 		"Asks an expert a question at their price, which is held on your balance: it is paid when they\n" +
-		"answer, and comes back if they decline or do not answer by the deadline."
+		"answer, and comes back if they decline or do not answer by the deadline.\n\n" +
+		"With --lightning you pay a hold invoice instead, from any Lightning wallet, and are charged only if\n" +
+		"the expert answers. The command prints the invoice and waits: it exits 0 when the payment is held\n" +
+		"and the question opens, and 1 if the invoice expires unpaid or --timeout passes first."
 	fs := e.flagSet(name)
+	lightning := fs.Bool("lightning", false, "pay with a Lightning hold invoice instead of your balance: the payment is taken only if the expert answers")
+	wait := fs.Bool("wait", true, "with --lightning, wait until the invoice is paid and the question opens; --wait=false prints the invoice and exits")
+	timeout := fs.Duration("timeout", 0, "with --lightning, stop waiting after this `duration`, such as 10m, and exit 1 (default: until the invoice is paid or expires)")
 	idem := fs.String("idempotency-key", "", "a `key` that makes retrying safe: a repeat with the same key asks once and holds the price once (default: a new random key)")
 	pos, err := e.parseArgs(fs, synopsis, args, 2)
 	if err != nil {
 		return err
 	}
+	refuse := func(err error) error { return usageWithHelp(fs, synopsis, err) }
 	if strings.TrimSpace(pos[1]) == "" {
-		return usageWithHelp(fs, synopsis, errors.New("QUESTION is empty"))
+		return refuse(errors.New("QUESTION is empty"))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch {
+	case !*lightning && (given["wait"] || given["timeout"]):
+		return refuse(errors.New("--wait and --timeout go with --lightning: a question paid from your balance opens at once"))
+	case given["timeout"] && !*wait:
+		return refuse(errors.New("--timeout goes with waiting: drop --wait=false, or --timeout"))
+	case given["timeout"] && *timeout <= 0:
+		return refuse(fmt.Errorf("--timeout %s: must be a positive duration, such as 10m", *timeout))
+	}
+	if *lightning {
+		return askLightning(ctx, e, pos[0], pos[1], *idem, *wait, *timeout)
 	}
 	return moneyRequest(ctx, e, func(ctx context.Context, c *client.Client) (*wire.Question, error) {
-		return c.AskExpert(ctx, pos[0], pos[1], *idem)
+		return c.AskExpert(ctx, pos[0], wire.AskRequest{Question: pos[1]}, *idem)
 	}, func(q *wire.Question, resp *client.Response) error {
 		if err := e.printQuestion(q, resp); err != nil {
 			return err
@@ -192,7 +212,7 @@ func cmdAsk(ctx context.Context, e *env, name string, args []string) error {
 func questionList(ctx context.Context, e *env, name string, args []string, inbox bool) error {
 	synopsis := name + " [--status S] [--limit N] [--cursor C] [--all]"
 	fs := e.flagSet(name)
-	status := fs.String("status", "", "only questions in this `status`: open, answered, declined or expired")
+	status := fs.String("status", "", "only questions in this `status`: awaiting_payment, open, answered, declined, expired or unpaid")
 	pages := pagingFlags(fs, "questions")
 	if _, err := e.parseArgs(fs, synopsis, args, 0); err != nil {
 		return err
@@ -226,14 +246,14 @@ func questionList(ctx context.Context, e *env, name string, args []string, inbox
 		if inbox {
 			who = "ASKER"
 		}
-		fmt.Fprintf(tw, "CREATED (UTC)\tQUESTION\tSTATUS\tPRICE\tDEADLINE (UTC)\t%s\tTEXT\n", who)
+		fmt.Fprintf(tw, "CREATED (UTC)\tQUESTION\tSTATUS\tPRICE\tESCROW\tDEADLINE (UTC)\t%s\tTEXT\n", who)
 		for _, q := range items {
 			party := q.AskerID
 			if !inbox {
 				party = firstNonEmpty(q.ExpertHandle, q.ExpertID)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.CreatedAt.UTC().Format(time.DateTime), q.ID, q.Status,
-				amount(q.Price.Amount, q.Price.Asset), q.Deadline.UTC().Format(time.DateTime), party, shorten(oneLine(q.Question)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.CreatedAt.UTC().Format(time.DateTime), q.ID, q.Status,
+				amount(q.Price.Amount, q.Price.Asset), escrowColumn(&q), q.Deadline.UTC().Format(time.DateTime), party, shorten(oneLine(q.Question)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -514,13 +534,30 @@ func (e *env) printQuestion(q *wire.Question, resp *client.Response) error {
 		"status", q.Status,
 		"expert", expert,
 		"asker", q.AskerID,
-		"price", fmt.Sprintf("%s, held on the asker's %s", amount(q.Price.Amount, a), q.Escrow),
-		"platform fee", percent(q.FeeBPS) + " of the price",
+		"price", amount(q.Price.Amount, a) + ", " + escrowOf(q),
 	}
+	if inv := q.Invoice; inv != nil {
+		// The invoice is on a line of its own, to be copied into a wallet; the server shows it
+		// only while it may be paid.
+		if inv.PaymentRequest != "" {
+			pairs = append(pairs, "invoice", inv.PaymentRequest)
+		}
+		if q.Status == questionAwaitingPayment {
+			pairs = append(pairs, "invoice expires (UTC)", inv.ExpiresAt.UTC().Format(time.DateTime))
+		}
+		pairs = append(pairs, "payment hash", inv.PaymentHash)
+	}
+	pairs = append(pairs, "platform fee", percent(q.FeeBPS)+" of the price")
 	if q.CharityID != "" {
 		pairs = append(pairs, "charity share", fmt.Sprintf("%s of the rest to %s", percent(q.CharityShareBPS), q.CharityID))
 	}
-	pairs = append(pairs, "deadline (UTC)", q.Deadline.UTC().Format(time.DateTime), "text", q.Question)
+	deadline := q.Deadline.UTC().Format(time.DateTime)
+	if q.Status == questionAwaitingPayment {
+		// Until it is paid, the question's deadline is the latest it could be: one answer window
+		// after the invoice expires.
+		deadline += ", at the latest: one answer window after the payment"
+	}
+	pairs = append(pairs, "deadline (UTC)", deadline, "text", q.Question)
 	if q.Answer != "" {
 		pairs = append(pairs, "answer", q.Answer)
 	}

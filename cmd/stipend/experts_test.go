@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stipend/stipend/api/wire"
 )
@@ -164,6 +168,13 @@ func TestExpertCLIErrors(t *testing.T) {
 		{[]string{"expert"}, "name a subcommand: set, show"},
 		{[]string{"ask", "kay"}, "needs 2 argument(s), got 1"},
 		{[]string{"ask", "kay", "  "}, "QUESTION is empty"},
+		{[]string{"ask", "kay", "why?", "--wait"}, "--wait and --timeout go with --lightning"},
+		{[]string{"ask", "kay", "why?", "--timeout", "10m"}, "--wait and --timeout go with --lightning"},
+		{[]string{"ask", "kay", "why?", "--lightning", "--wait=false", "--timeout", "10m"}, "--timeout goes with waiting"},
+		{[]string{"ask", "kay", "why?", "--lightning", "--timeout", "0s"}, "--timeout 0s: must be a positive duration"},
+		{[]string{"ask", "kay", "why?", "--lightning", "--timeout", "-5m"}, "--timeout -5m0s: must be a positive duration"},
+		{[]string{"ask", "kay", "why?", "--lightning", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
+		{[]string{"ask", "kay", "why?", "--lightning=maybe"}, "invalid boolean value"},
 		{[]string{"answer", "qst_1"}, "needs 2 argument(s), got 1"},
 		{[]string{"answer", "qst_1", "  "}, "the answer is empty"},
 		{[]string{"answer", "qst_1", "text", "--file", "answer.md"}, "not both"},
@@ -220,4 +231,151 @@ func TestExpertCLIErrors(t *testing.T) {
 	if got := ts.availableOf(t, askerKey, asker.ID, "BTC"); got != 1_000_000-100_000 {
 		t.Fatalf("the asker has %d msat, want one price held", got)
 	}
+}
+
+// TestAskLightningWithoutLightning asks with --lightning on the test server, which has no
+// Lightning node: the server refuses with 503 "unavailable", which the CLI reports with exit 1
+// and, as for any 5xx on a money-moving request, the key to retry with. Nothing is held and no
+// question is made; a question paid from the balance still works, and is listed as such.
+func TestAskLightningWithoutLightning(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, expertKey := ts.createUser(t, "kay")
+	asker, askerKey := ts.createUser(t, "asker")
+	ok(t, ts.as(ts.admin), "admin", "credit", asker.ID, "1000 sat")
+	me := ok(t, ts.as(expertKey), "expert", "set", "--name", "Kay", "--price", "100 sat", "--window", "1h")
+	handle := regexp.MustCompile(`(?m)^expert\s+(\S+)$`).FindStringSubmatch(me)[1]
+
+	want := regexp.MustCompile(`^stipend: Lightning escrow is not configured on this server; ask with escrow balance ` +
+		`\(unavailable, request req_[0-9a-f]+\)\n` +
+		`the outcome is unknown: to retry safely, run the same command with --idempotency-key \S+\n$`)
+	for _, args := range [][]string{
+		{"ask", handle, "Why?", "--lightning"},
+		{"ask", handle, "Why?", "--lightning", "--wait=false"},
+		{"ask", handle, "Why?", "--lightning", "--timeout", "1m"},
+		{"--json", "ask", handle, "Why?", "--lightning"},
+	} {
+		r := runCLI(t, ts.as(askerKey), args...)
+		if r.code != 1 || r.stdout != "" || !want.MatchString(r.stderr) {
+			t.Errorf("stipend %q: exit %d, stdout %q, stderr %q; want exit 1 and %s", args, r.code, r.stdout, r.stderr, want)
+		}
+	}
+	if out := ok(t, ts.as(askerKey), "questions"); out != "no questions\n" {
+		t.Fatalf("questions after the refused asks:\n%s", out)
+	}
+	if got := ts.availableOf(t, askerKey, asker.ID, "BTC"); got != 1_000_000 {
+		t.Fatalf("the asker has %d msat, want 1000000: nothing may be held", got)
+	}
+
+	q := questionID(t, ok(t, ts.as(askerKey), "ask", handle, "Why?"))
+	out := ok(t, ts.as(askerKey), "questions")
+	wantLines(t, "questions", out, `\sESCROW\s`, q+`\s+open\s+100 sat\s+balance\s+\d{4}-`)
+}
+
+// lightningQuestion is a question paid by hold invoice as the server shows it in status.
+func lightningQuestion(status, state string) wire.Question {
+	now := time.Now().UTC().Truncate(time.Second)
+	q := wire.Question{ID: "qst_0123456789abcdef", ExpertID: "acct_kay", ExpertHandle: "kay", AskerID: "acct_asker",
+		Question: "Why?", Price: wire.Money{Amount: 2_000_000, Asset: "BTC", Unit: "msat"}, FeeBPS: 250, Escrow: "lightning",
+		Status: status, Deadline: now.Add(2 * time.Hour), CreatedAt: now,
+		Invoice: &wire.HoldInvoice{PaymentHash: strings.Repeat("ab", 32), Amount: wire.Money{Amount: 2_000_000, Asset: "BTC", Unit: "msat"},
+			ExpiresAt: now.Add(time.Hour), State: state}}
+	if status == "awaiting_payment" {
+		q.Invoice.PaymentRequest = "lnbcrt20u1pexampleinvoice"
+	}
+	return q
+}
+
+// holdInvoiceServer stands in for a server with Lightning: it answers an ask with a question
+// awaiting payment, and every read of it with later, as if the watcher had moved it on.
+func holdInvoiceServer(t *testing.T, later wire.Question) string {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, status := later, http.StatusOK
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/experts/kay/questions":
+			var req wire.AskRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Escrow != "lightning" {
+				http.Error(w, "want an ask with escrow lightning", http.StatusBadRequest)
+				return
+			}
+			q, status = lightningQuestion("awaiting_payment", "open"), http.StatusCreated
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/questions/"+later.ID:
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(q)
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// TestAskLightningOutcomes follows a question paid by hold invoice to each end that --wait
+// tells apart: open (exit 0, the payment held until the deadline), unpaid (exit 1, nothing
+// charged), and still awaiting payment when --timeout passes (exit 1, the invoice still
+// payable). The invoice is printed on a line of its own in every case.
+func TestAskLightningOutcomes(t *testing.T) {
+	t.Parallel()
+	env := func(url string) map[string]string {
+		return map[string]string{"STIPEND_SERVER": url, "STIPEND_API_KEY": "stp_testkeythatisnotreal"}
+	}
+	awaiting := []string{`^question\s+qst_0123456789abcdef$`, `^status\s+awaiting_payment$`,
+		`^price\s+2000 sat, held by a Lightning hold invoice \(open: not paid yet\)$`, `^invoice\s+lnbcrt20u1pexampleinvoice$`,
+		`^invoice expires \(UTC\)\s+\d{4}-`, `^payment hash\s+(ab){32}$`, `^deadline \(UTC\)\s+\d{4}-.*, at the latest`}
+
+	t.Run("open", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, env(holdInvoiceServer(t, lightningQuestion("open", "accepted"))), "ask", "kay", "Why?", "--lightning", "--wait")
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		wantLines(t, "ask --lightning", r.stdout, append(awaiting, `^status\s+open$`,
+			`^price\s+2000 sat, held by a Lightning hold invoice \(accepted\)$`)...)
+		if !strings.Contains(r.stderr, "taken only if the expert answers") || !strings.Contains(r.stderr, "stipend question qst_0123456789abcdef") {
+			t.Fatalf("ask --lightning does not say what happens to the payment:\n%s", r.stderr)
+		}
+	})
+	t.Run("unpaid", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, env(holdInvoiceServer(t, lightningQuestion("unpaid", "canceled"))), "ask", "kay", "Why?", "--lightning")
+		wantLines(t, "ask --lightning", r.stdout, awaiting...)
+		if r.code != 1 || !strings.Contains(r.stderr, "stipend: question qst_0123456789abcdef ended unpaid: its invoice was not paid in time, and nothing was charged\n") {
+			t.Fatalf("exit %d, stderr %q; want exit 1 and the question unpaid", r.code, r.stderr)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, env(holdInvoiceServer(t, lightningQuestion("awaiting_payment", "open"))), "ask", "kay", "Why?", "--lightning", "--timeout", "1s")
+		wantLines(t, "ask --lightning", r.stdout, awaiting...)
+		want := regexp.MustCompile(`stipend: question qst_0123456789abcdef was not paid within --timeout 1s\n` +
+			`stopped waiting: its invoice can still be paid until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; follow the question with: stipend question qst_0123456789abcdef\n$`)
+		if r.code != 1 || !want.MatchString(r.stderr) {
+			t.Fatalf("exit %d, stderr %q; want exit 1 and %s", r.code, r.stderr, want)
+		}
+	})
+	t.Run("no wait", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, env(holdInvoiceServer(t, lightningQuestion("open", "accepted"))), "ask", "kay", "Why?", "--lightning", "--wait=false")
+		if r.code != 0 || regexp.MustCompile(`(?m)^status\s+open$`).MatchString(r.stdout) {
+			t.Fatalf("exit %d, want 0 without waiting for the question to open\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		wantLines(t, "ask --lightning --wait=false", r.stdout, awaiting...)
+		if !strings.Contains(r.stderr, "Pay the invoice by ") {
+			t.Fatalf("ask --lightning --wait=false does not say by when to pay:\n%s", r.stderr)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, env(holdInvoiceServer(t, lightningQuestion("open", "accepted"))), "--json", "ask", "kay", "Why?", "--lightning")
+		var q wire.Question
+		if err := json.Unmarshal([]byte(r.stdout), &q); r.code != 0 || err != nil || q.Status != "open" || q.Invoice.State != "accepted" {
+			t.Fatalf("exit %d, stdout %q (%v); want the open question as JSON", r.code, r.stdout, err)
+		}
+		if !strings.Contains(r.stderr, "pay this invoice: lnbcrt20u1pexampleinvoice\n") {
+			t.Fatalf("ask --lightning --json does not give the invoice on stderr:\n%s", r.stderr)
+		}
+	})
 }

@@ -33,7 +33,7 @@
 //	        [--charity HANDLE --charity-share PERCENT] [--accepting=false]
 //	stipend expert show HANDLE
 //	stipend experts [--topic T] [--q WORDS] [--accepting] [--limit N] [--cursor C] [--all]
-//	stipend ask HANDLE QUESTION [--idempotency-key K]
+//	stipend ask HANDLE QUESTION [--lightning [--wait=false] [--timeout D]] [--idempotency-key K]
 //	stipend questions [--status S] [--limit N] [--cursor C] [--all]
 //	stipend question ID
 //	stipend inbox [--status S] [--limit N] [--cursor C] [--all]
@@ -100,8 +100,12 @@
 // expert's price into escrow, a hold on your balance, and prints the question's id, price and
 // deadline; the expert sees it in "inbox" and will "answer" it (the text, --file FILE, or - for
 // stdin), which pays them, or "decline" it, which returns the price to you, as the deadline does
-// when no answer comes. "questions" and "question ID" follow what you asked; "rate ID 1-5" rates
-// an answer once. "experts", "expert show", "charities" and "charity show" (a charity, what it
+// when no answer comes. "ask --lightning" escrows the price with a Lightning hold invoice
+// instead: it prints the invoice and waits until it is paid and the question opens (exit 0), or
+// it expires unpaid or --timeout passes (exit 1); --wait=false prints the invoice and exits.
+// The payment is taken only if the expert answers. "questions" and "question ID" follow what
+// you asked, with the escrow and, for a hold invoice, its state; "rate ID 1-5" rates an answer
+// once. "experts", "expert show", "charities" and "charity show" (a charity, what it
 // received and its donation receipts) are public and send no API key.
 //
 // Expert lists: an operator groups experts into a list ("admin list create"), such as
@@ -114,7 +118,7 @@
 //
 // The exit status is 0 on success, 1 when the request failed (an API error, a network error,
 // an invoice that expired unpaid, a payout that failed or was cancelled while --wait followed
-// it) and 2 when the command was refused before any request was made (bad usage, a malformed
+// it, a question whose hold invoice was not paid in time) and 2 when the command was refused before any request was made (bad usage, a malformed
 // amount, no API key, a results file that cannot be read).
 //
 // When a transfer, credit, funding, payout, cancellation, bounty creation, top-up or
@@ -180,7 +184,7 @@ commands:
   github link|confirm          prove a GitHub login is yours, receiving the rewards it earned
   expert set|show              set your price, answer window and charity share; show an expert
   experts                      find experts by topic or words (no API key needed)
-  ask HANDLE QUESTION          ask an expert; the price is held until they answer
+  ask HANDLE QUESTION          ask an expert; the price is held until they answer (--lightning: by hold invoice)
   questions, question ID       the questions you asked, and one of them with its answer
   inbox                        the questions asked of you as an expert
   answer|decline ID            answer a question (you are paid) or turn it down (it is refunded)

@@ -39,8 +39,8 @@ func reconcileCmd(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "lnd %s: %d payments, %d invoices; ledger: %d Lightning payouts, %d fundings\n",
-		info.PubKey, r.Payments, r.Invoices, r.Payouts, r.Fundings)
+	fmt.Fprintf(stdout, "lnd %s: %d payments, %d invoices; ledger: %d Lightning payouts, %d fundings, %d questions escrowed by hold invoice\n",
+		info.PubKey, r.Payments, r.Invoices, r.Payouts, r.Fundings, r.Escrows)
 	if len(r.Differences) == 0 {
 		fmt.Fprintln(stdout, "no differences")
 		return nil

@@ -160,7 +160,8 @@ func appOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (app.
 		return o, nil, err
 	}
 	o.Lightning = &app.Lightning{Node: node, NodeID: info.PubKey, Network: cfg.LND.Network,
-		Resolver: &lightning.Resolver{Network: cfg.LND.Network, AllowInsecure: cfg.LNURLInsecure}}
+		Resolver:       &lightning.Resolver{Network: cfg.LND.Network, AllowInsecure: cfg.LNURLInsecure},
+		HoldCltvExpiry: cfg.HoldCltvExpiry, HoldInvoiceExpiry: cfg.HoldInvoiceExpiry}
 	log.Info("connected to lnd", "host", cfg.LND.Host, "pubkey", info.PubKey, "network", info.Network, "block_height", info.BlockHeight)
 	return o, func() { node.Close() }, nil
 }

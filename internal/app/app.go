@@ -32,6 +32,12 @@ type Lightning struct {
 	NodeID   string // the node's public key, which names its settlement cursor
 	Network  string
 	Resolver *lightning.Resolver
+	// The hold invoices that escrow expert questions: their final CLTV delta, which bounds the
+	// answer window they can promise, how long the asker has to pay, and how often the watcher
+	// looks for questions awaiting payment; the experts package's defaults when zero.
+	HoldCltvExpiry    uint64
+	HoldInvoiceExpiry time.Duration
+	HoldRescan        time.Duration
 }
 
 // Options are the settings the wiring needs.
@@ -85,9 +91,12 @@ func New(d *db.DB, o Options) (*App, error) {
 	runner := jobs.NewRunner(st, o.Jobs)
 	var rails []payout.Rail
 	var node lightning.Node
+	var escrow *experts.Lightning
 	if o.Lightning != nil {
 		node = o.Lightning.Node
 		rails = append(rails, lnrail.New(node, o.Lightning.Network, lnrail.Options{Resolver: o.Lightning.Resolver}))
+		escrow = &experts.Lightning{Node: node, CltvExpiry: o.Lightning.HoldCltvExpiry, InvoiceExpiry: o.Lightning.HoldInvoiceExpiry,
+			Rescan: o.Lightning.HoldRescan}
 	}
 	a := &App{
 		Store:    st,
@@ -98,7 +107,7 @@ func New(d *db.DB, o Options) (*App, error) {
 			Kicker: runner, Logger: o.Logger}),
 		Bounties: bounties.NewService(st, acc, bounties.Options{FeeBPS: o.FeeBPS, Logger: o.Logger,
 			GitHub: o.GitHub, LinkKey: o.GitHubLinkKey}),
-		Experts: experts.NewService(st, acc, experts.Options{FeeBPS: o.FeeBPS, Logger: o.Logger, Now: o.Now}),
+		Experts: experts.NewService(st, acc, experts.Options{FeeBPS: o.FeeBPS, Logger: o.Logger, Now: o.Now, Lightning: escrow}),
 		Runner:  runner,
 		opts:    o,
 	}
@@ -108,6 +117,9 @@ func New(d *db.DB, o Options) (*App, error) {
 	runner.Register(bounties.JobExpire, a.Bounties.HandleExpire)
 	runner.Register(experts.JobExpire, a.Experts.HandleExpire)
 	runner.Register(experts.JobListExpire, a.Experts.HandleListExpire)
+	runner.Register(experts.JobSettleHold, a.Experts.HandleSettleHold)
+	runner.Register(experts.JobCancelHold, a.Experts.HandleCancelHold)
+	runner.Register(experts.JobPaymentDue, a.Experts.HandlePaymentDue)
 	srv, err := api.New(api.Deps{
 		Accounts:    acc,
 		Payments:    a.Payments,
@@ -127,8 +139,9 @@ func New(d *db.DB, o Options) (*App, error) {
 	return a, nil
 }
 
-// Run runs the background work until ctx ends: the job runner (payouts and sweeps) and, with
-// Lightning, the settlement watcher. It returns when all of it has stopped.
+// Run runs the background work until ctx ends: the job runner (payouts, sweeps, expiries and
+// the escrow's settlements) and, with Lightning, the settlement watcher and the watcher of the
+// hold invoices of questions. It returns when all of it has stopped.
 func (a *App) Run(ctx context.Context) error {
 	for _, kind := range []string{payout.JobSweep, payout.JobRecover} {
 		if _, _, err := a.Store.Enqueue(ctx, jobs.NewJob{Kind: kind, UniqueKey: kind, MaxAttempts: 1000}); err != nil {
@@ -139,6 +152,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Runner.Run(ctx) })
 	if l := a.opts.Lightning; l != nil {
 		wg.Go(func() { a.Fundings.Watch(ctx, l.NodeID) })
+		wg.Go(func() { a.Experts.WatchHolds(ctx) })
 	}
 	wg.Wait()
 	return nil

@@ -18,7 +18,6 @@ import (
 	"github.com/stipend/stipend/internal/jobs"
 	"github.com/stipend/stipend/internal/regtest"
 	"github.com/stipend/stipend/payments/lightning"
-	"github.com/stipend/stipend/payments/lightning/lnd"
 )
 
 // The settings of every test server: a platform fee of 2.5 %, and uploads of CI results up
@@ -89,11 +88,7 @@ func StartLightning(t testing.TB, dialect db.Dialect, net *regtest.Network) *Ser
 	t.Helper()
 	d := dbtest.Open(t, dialect)
 	p := net.Platform
-	node, err := lnd.Dial(lnd.Config{Host: p.RPCAddr, TLSCertPath: p.TLSCertPath, MacaroonPath: p.MacaroonPath, Network: "regtest"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := p.Client(t)
 	a, err := app.New(d, app.Options{
 		Version: "test", BodyLimit: 64 << 10, ResultsLimit: ResultsLimit, FeeBPS: FeeBPS, Logger: testLogger(),
 		Lightning: &app.Lightning{Node: node, NodeID: p.PubKey, Network: "regtest",

@@ -42,6 +42,9 @@ type Config struct {
 	// Lightning: no LND.Host means no Lightning node.
 	LND           LND
 	LNURLInsecure bool
+	// The hold invoices that escrow expert questions.
+	HoldCltvExpiry    uint64
+	HoldInvoiceExpiry time.Duration
 	// The payout engine.
 	PayoutFeeCapBPS int64
 	PayoutMinFeeCap int64 // msat
@@ -74,7 +77,7 @@ type LND struct {
 // raw holds the settings as text, as flags and the environment give them.
 type raw struct {
 	listen, dataDir, databaseURL, databaseConns, logLevel, logFormat, feeBPS, migrate, bodyLimit, resultsLimit, shutdownTimeout string
-	lndHost, lndTLSCert, lndMacaroon, lndNetwork, lnurlInsecure                                                                 string
+	lndHost, lndTLSCert, lndMacaroon, lndNetwork, lnurlInsecure, holdCltv, holdExpiry                                           string
 	payoutFeeCapBPS, payoutMinFeeCap, jobLease, workers, sweepInterval                                                          string
 	publicURL, githubClientID, githubClientSecret, githubURL, githubAPIURL                                                      string
 }
@@ -103,6 +106,8 @@ func settings(r *raw) []setting {
 		{"lnd-macaroon", "", "path of an lnd macaroon with invoice, offchain and info permissions (admin.macaroon will do)", &r.lndMacaroon},
 		{"lnd-network", "mainnet", "the Bitcoin network of lnd: mainnet, testnet, signet, regtest or simnet", &r.lndNetwork},
 		{"lnurl-insecure", "false", "let Lightning Addresses use plain HTTP and private addresses (regtest and tests only)", &r.lnurlInsecure},
+		{"hold-invoice-cltv", "576", "final CLTV delta of the hold invoices that escrow questions, 42 to 1008 blocks; it bounds the answer window they allow", &r.holdCltv},
+		{"hold-invoice-expiry", "1h", "how long an asker has to pay a question's hold invoice", &r.holdExpiry},
 		{"payout-fee-cap-bps", "100", "the routing fee a payout may pay unless it names its own cap, in basis points of its amount", &r.payoutFeeCapBPS},
 		{"payout-min-fee-cap", "10 sat", "the smallest fee cap of a payout, as an amount such as \"10 sat\"", &r.payoutMinFeeCap},
 		{"job-lease", "5m", "how long a worker holds a job before another may take it over, when the first has died", &r.jobLease},
@@ -228,6 +233,14 @@ func (r *raw) checkLightning(c *Config) error {
 	var err error
 	if c.LNURLInsecure, err = strconv.ParseBool(r.lnurlInsecure); err != nil {
 		return invalid("lnurl-insecure", "%q is not true or false", r.lnurlInsecure)
+	}
+	// 42 blocks leave the one-hour shortest answer window after the safety margins; payers
+	// refuse routes longer than 2016 blocks in all, of which the hops before Stipend take some.
+	if c.HoldCltvExpiry, err = strconv.ParseUint(r.holdCltv, 10, 64); err != nil || c.HoldCltvExpiry < 42 || c.HoldCltvExpiry > 1008 {
+		return invalid("hold-invoice-cltv", "%q is not a number of blocks from 42 to 1008", r.holdCltv)
+	}
+	if c.HoldInvoiceExpiry, err = time.ParseDuration(r.holdExpiry); err != nil || c.HoldInvoiceExpiry < time.Minute || c.HoldInvoiceExpiry > 24*time.Hour {
+		return invalid("hold-invoice-expiry", "%q is not a duration from 1m to 24h", r.holdExpiry)
 	}
 	return nil
 }

@@ -323,3 +323,73 @@ func TestPostgresErrorsAreRecognisedInABinaryWithLnd(t *testing.T) {
 		t.Fatalf("a duplicate handle on PostgreSQL was not recognised as a unique violation: %T %v", err, err)
 	}
 }
+
+// TestQuestionsSurviveTheHoldInvoiceMigration fills the schema of version 7 with a question
+// escrowed by a balance hold and upgrades: migration 8 rebuilds the questions table, and the
+// question must come through whole, with its answer window taken from its deadline, while
+// the new table takes questions without a balance hold.
+func TestQuestionsSurviveTheHoldInvoiceMigration(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range dbtest.Dialects {
+		t.Run(string(dialect), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			d, err := db.Open(ctx, dbtest.URL(t, dialect))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if err := d.MigrateTo(ctx, 7); err != nil {
+				t.Fatal(err)
+			}
+			for _, stmt := range []string{
+				`INSERT INTO accounts (id, kind, handle, name, created_at) VALUES ('acct_a', 'user', 'asker', 'A', 0), ('acct_e', 'user', 'expert', 'E', 0)`,
+				`INSERT INTO ledger_accounts (address, owner_id, allow_negative, created_at) VALUES ('accounts:acct_a', 'acct_a', FALSE, 0), ('holds:h1', NULL, FALSE, 0)`,
+				`INSERT INTO ledger_holds (id, idempotency_key, input_hash, address, hold_address, asset, amount, status, created_at)
+					VALUES ('h1', 'question:q1', 'x', 'accounts:acct_a', 'holds:h1', 'BTC', 5000, 'active', 1000)`,
+				`INSERT INTO questions (id, idempotency_key, input_hash, expert_id, asker_id, body, asset, price, fee_bps, charity_id,
+					charity_share, escrow, hold_id, status, deadline, answer, decline_reason, fee, charity_amount, earnings, rating,
+					rating_comment, created_at) VALUES ('q1', 'k1', 'x', 'acct_e', 'acct_a', 'Why so', 'BTC', 5000, 250, NULL, 0,
+					'balance', 'h1', 'open', 3600001000, '', '', 0, 0, 0, 0, '', 1000)`,
+			} {
+				if err := exec(ctx, d, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			if _, err := d.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var window, deadline int64
+			var escrow, hold, status, body string
+			err = d.QueryRow(ctx, `SELECT answer_window, deadline, escrow, hold_id, status, body FROM questions WHERE id = 'q1'`).
+				Scan(&window, &deadline, &escrow, &hold, &status, &body)
+			if err != nil || window != 3_600_000_000 || deadline != 3_600_001_000 || escrow != "balance" || hold != "h1" || status != "open" || body != "Why so" {
+				t.Fatalf("after the upgrade: window %d, deadline %d, %s, %s, %s, %q, %v", window, deadline, escrow, hold, status, body, err)
+			}
+			insert := `INSERT INTO questions (id, idempotency_key, input_hash, expert_id, asker_id, body, asset, price, fee_bps,
+				charity_share, escrow, hold_id, status, answer_window, deadline, answer, decline_reason, fee, charity_amount, earnings,
+				rating, rating_comment, created_at) VALUES (?, ?, 'x', 'acct_e', 'acct_a', 'Paid by invoice', 'BTC', 5000, 250, 0,
+				?, ?, 'awaiting_payment', 3600000000, 3600001000, '', '', 0, 0, 0, 0, '', 1000)`
+			if err := exec(ctx, d, insert, "q2", "k2", "lightning", nil); err != nil {
+				t.Fatalf("a Lightning question after the upgrade: %v", err)
+			}
+			// Balance escrow without a hold, and Lightning escrow with one, are refused.
+			for _, c := range []struct {
+				escrow string
+				hold   any
+			}{{"balance", nil}, {"lightning", "h1"}} {
+				if err := exec(ctx, d, insert, "q_"+c.escrow, "k_"+c.escrow, c.escrow, c.hold); !db.IsCheckViolation(err) {
+					t.Errorf("escrow %s with hold %v: %v, want a check violation", c.escrow, c.hold, err)
+				}
+			}
+		})
+	}
+}
+
+// exec runs one statement in a transaction of its own.
+func exec(ctx context.Context, d *db.DB, q string, args ...any) error {
+	return d.InTx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, q, args...)
+		return err
+	})
+}

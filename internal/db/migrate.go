@@ -52,6 +52,19 @@ func (d *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	return applied, nil
 }
 
+// MigrateTo applies the pending migrations up to and including version, for tests of an
+// upgrade from an older schema with data in it.
+func (d *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := d.migrator()
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("applying migrations up to %d: %w", version, err)
+	}
+	return nil
+}
+
 // SchemaVersion returns the version the database is at and the newest version this binary
 // knows. They differ when migrations are pending.
 func (d *DB) SchemaVersion(ctx context.Context) (current, latest int64, err error) {

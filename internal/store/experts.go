@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -223,28 +224,41 @@ func (s *Store) Profiles(ctx context.Context, f experts.Filter) ([]experts.Profi
 	return out, next, nil
 }
 
-const questionColumns = `id, expert_id, asker_id, body, asset, price, fee_bps, COALESCE(charity_id, ''), charity_share, escrow, hold_id,
-	status, deadline, answer, decline_reason, fee, charity_amount, earnings, COALESCE(ledger_tx, ''), rating, rating_comment,
-	created_at, closed_at`
+// questionTable reads questions with their hold invoices, if any. The preimage is not read.
+const questionTable = `questions LEFT JOIN question_invoices i ON i.question_id = questions.id`
+
+const questionColumns = `id, expert_id, asker_id, body, asset, price, fee_bps, COALESCE(charity_id, ''), charity_share, escrow,
+	COALESCE(hold_id, ''), answer_window, status, deadline, answer, decline_reason, fee, charity_amount, earnings, COALESCE(ledger_tx, ''),
+	rating, rating_comment, created_at, closed_at, COALESCE(i.payment_request, ''), COALESCE(i.payment_hash, ''),
+	COALESCE(i.amount_msat, 0), COALESCE(i.cltv_expiry, 0), COALESCE(i.expires_at, 0), COALESCE(i.state, ''),
+	COALESCE(i.accept_height, 0), COALESCE(i.htlc_expiry, 0), COALESCE(i.amount_paid_msat, 0)`
 
 func scanQuestion(row interface{ Scan(...any) error }) (*experts.Question, error) {
 	var q experts.Question
 	var asset string
-	var deadline, created int64
+	var window, deadline, created int64
 	var closed sql.NullInt64
+	var inv experts.HoldInvoice
+	var expires int64
 	if err := row.Scan(&q.ID, &q.ExpertID, &q.AskerID, &q.Body, &asset, &q.Price.Value, &q.FeeBPS, &q.CharityID, &q.CharityShare,
-		&q.Escrow, &q.HoldID, &q.Status, &deadline, &q.Answer, &q.DeclineReason, &q.Parts.Fee, &q.Parts.Charity, &q.Parts.Earnings,
-		&q.LedgerTx, &q.Rating, &q.RatingComment, &created, &closed); err != nil {
+		&q.Escrow, &q.HoldID, &window, &q.Status, &deadline, &q.Answer, &q.DeclineReason, &q.Parts.Fee, &q.Parts.Charity, &q.Parts.Earnings,
+		&q.LedgerTx, &q.Rating, &q.RatingComment, &created, &closed, &inv.PaymentRequest, &inv.Hash, &inv.AmountMsat, &inv.CltvExpiry,
+		&expires, &inv.State, &inv.AcceptHeight, &inv.HTLCExpiry, &inv.AmountPaidMsat); err != nil {
 		return nil, err
 	}
 	q.Price.Asset = ledger.Asset(asset)
+	q.AnswerWindow = time.Duration(window) * time.Microsecond
 	q.Deadline, q.CreatedAt, q.ClosedAt = fromMicros(deadline), fromMicros(created), fromNullMicros(closed)
+	if inv.Hash != "" {
+		inv.ExpiresAt = fromMicros(expires)
+		q.Invoice = &inv
+	}
 	return &q, nil
 }
 
 func (s *Store) questionWhere(ctx context.Context, q querier, column, value string) (*experts.Question, string, error) {
 	var hash string
-	row := q.QueryRow(ctx, `SELECT `+questionColumns+`, input_hash FROM questions WHERE `+column+` = ?`, value)
+	row := q.QueryRow(ctx, `SELECT `+questionColumns+`, input_hash FROM `+questionTable+` WHERE `+column+` = ?`, value)
 	out, err := scanQuestion(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &hash)...) }))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", stipend.Errorf(stipend.ENOTFOUND, "no question %s", value)
@@ -265,6 +279,44 @@ func (s *Store) Question(ctx context.Context, id string) (*experts.Question, err
 
 // Ask implements experts.Store.
 func (s *Store) Ask(ctx context.Context, q *experts.Question, key, inputHash string) (*experts.Question, error) {
+	return s.ask(ctx, q, key, inputHash, func(tx *db.Tx) error {
+		h, err := s.hold(ctx, tx, ledger.NewHold{Key: experts.HoldKey(q.ID), Address: ledger.AccountAddress(q.AskerID), Amount: q.Price,
+			Memo: "escrow of question " + q.ID, CreatedBy: q.AskerID})
+		if err != nil {
+			return err
+		}
+		q.HoldID = h.ID
+		return nil
+	}, func(tx *db.Tx) error {
+		_, _, err := enqueue(ctx, tx, s.now().UTC(), jobs.NewJob{Kind: experts.JobExpire, Payload: experts.ExpireJob{QuestionID: q.ID},
+			UniqueKey: experts.JobExpire + ":" + q.ID, RunAt: q.Deadline, MaxAttempts: 1000})
+		return err
+	})
+}
+
+// AskLightning implements experts.Store.
+func (s *Store) AskLightning(ctx context.Context, q *experts.Question, preimage, key, inputHash string) (*experts.Question, error) {
+	if q.Invoice == nil {
+		return nil, stipend.Errorf(stipend.EINVALID, "a question with Lightning escrow needs its hold invoice")
+	}
+	return s.ask(ctx, q, key, inputHash, func(*db.Tx) error { return nil }, func(tx *db.Tx) error {
+		inv := q.Invoice
+		if _, err := tx.Exec(ctx, `INSERT INTO question_invoices (question_id, payment_hash, preimage, payment_request, amount_msat,
+			cltv_expiry, expires_at, state, accept_height, htlc_expiry, amount_paid_msat, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0, 0, 0, ?)`, q.ID, inv.Hash, preimage, inv.PaymentRequest, inv.AmountMsat,
+			int64(inv.CltvExpiry), inv.ExpiresAt.UnixMicro(), q.CreatedAt.UnixMicro()); err != nil {
+			return err
+		}
+		_, _, err := enqueue(ctx, tx, s.now().UTC(), jobs.NewJob{Kind: experts.JobPaymentDue, Payload: experts.EscrowJob{QuestionID: q.ID},
+			UniqueKey: experts.JobPaymentDue + ":" + q.ID, RunAt: inv.ExpiresAt, MaxAttempts: 1000})
+		return err
+	})
+}
+
+// ask stores question q under an idempotency key in one transaction: escrow takes its escrow
+// before the row is written, and then schedules what follows. A key used before returns the
+// question it made, or EIDEMPOTENCYMISMATCH for another input.
+func (s *Store) ask(ctx context.Context, q *experts.Question, key, inputHash string, escrow, then func(*db.Tx) error) (*experts.Question, error) {
 	var out *experts.Question
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		replay := func() (bool, error) {
@@ -284,36 +336,34 @@ func (s *Store) Ask(ctx context.Context, q *experts.Question, key, inputHash str
 		if done, err := replay(); done || err != nil {
 			return err
 		}
-		h, err := s.hold(ctx, tx, ledger.NewHold{Key: experts.HoldKey(q.ID), Address: ledger.AccountAddress(q.AskerID), Amount: q.Price,
-			Memo: "escrow of question " + q.ID, CreatedBy: q.AskerID})
-		if err != nil {
+		if err := escrow(tx); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO questions (id, idempotency_key, input_hash, expert_id, asker_id, body, asset, price, fee_bps,
-			charity_id, charity_share, escrow, hold_id, status, deadline, answer, decline_reason, fee, charity_amount, earnings,
-			rating, rating_comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, '', '', 0, 0, 0, 0, '', ?)
+		res, err := tx.Exec(ctx, `INSERT INTO questions (id, idempotency_key, input_hash, expert_id, asker_id, body, asset, price, fee_bps,
+			charity_id, charity_share, escrow, hold_id, status, answer_window, deadline, answer, decline_reason, fee, charity_amount,
+			earnings, rating, rating_comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, 0, 0, '', ?)
 			ON CONFLICT (idempotency_key) DO NOTHING`,
 			q.ID, key, inputHash, q.ExpertID, q.AskerID, q.Body, string(q.Price.Asset), q.Price.Value, q.FeeBPS,
-			nullString(q.CharityID), q.CharityShare, q.Escrow, h.ID, q.Deadline.UnixMicro(), q.CreatedAt.UnixMicro())
+			nullString(q.CharityID), q.CharityShare, q.Escrow, nullString(q.HoldID), q.Status, q.AnswerWindow.Microseconds(),
+			q.Deadline.UnixMicro(), q.CreatedAt.UnixMicro())
 		if err != nil {
 			return err
 		}
-		if done, err := replay(); done || err != nil {
-			if done && out.ID != q.ID {
-				// A concurrent ask with the same key committed first; this transaction's hold
-				// must not stay.
-				return errRetryAsk
-			}
-			if done {
-				_, _, err = enqueue(ctx, tx, s.now().UTC(), jobs.NewJob{Kind: experts.JobExpire, Payload: experts.ExpireJob{QuestionID: q.ID},
-					UniqueKey: experts.JobExpire + ":" + q.ID, RunAt: q.Deadline, MaxAttempts: 1000})
-			}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			// A concurrent ask with the same key committed first; this transaction's escrow
+			// must not stay.
+			return errRetryAsk
+		}
+		if err := then(tx); err != nil {
 			return err
 		}
-		return errors.New("store: a question just inserted cannot be read")
+		out, _, err = s.questionWhere(ctx, tx, "id", q.ID)
+		return err
 	})
 	if errors.Is(err, errRetryAsk) {
-		return s.Ask(ctx, q, key, inputHash)
+		return s.ask(ctx, q, key, inputHash, escrow, then)
 	}
 	return out, err
 }
@@ -322,27 +372,36 @@ func (s *Store) Ask(ctx context.Context, q *experts.Question, key, inputHash str
 // winner's row.
 var errRetryAsk = errors.New("store: ask lost a race with the same idempotency key")
 
+// QuestionByKey implements experts.Store.
+func (s *Store) QuestionByKey(ctx context.Context, key string) (*experts.Question, string, error) {
+	return s.questionWhere(ctx, s.db, "idempotency_key", key)
+}
+
 // Questions implements experts.Store.
 func (s *Store) Questions(ctx context.Context, f experts.QuestionFilter) ([]experts.Question, string, error) {
-	p := newestFirst{columns: questionColumns, table: "questions", prefix: "qst_", cursor: f.Cursor, limit: f.Limit}
+	p := newestFirst{columns: questionColumns, table: questionTable, prefix: "qst_", cursor: f.Cursor, limit: f.Limit}
 	for _, c := range []struct{ column, value string }{{"asker_id", f.AskerID}, {"expert_id", f.ExpertID}, {"status", f.Status}} {
 		if c.value != "" {
 			p.where, p.args = append(p.where, c.column+" = ?"), append(p.args, c.value)
 		}
 	}
+	if f.Paid {
+		p.where = append(p.where, "status NOT IN ('awaiting_payment', 'unpaid')")
+	}
 	return queryPage(ctx, s.db, p, scanQuestion, func(q *experts.Question) string { return q.ID })
 }
 
-// endQuestion moves an open question to status, taking its row lock so that an answer, a
-// decline and an expiry of one question run one after another and only the first one ends
-// it. Returns ENOTFOUND and ECONFLICT.
-func (s *Store) endQuestion(ctx context.Context, tx *db.Tx, id, status string, now time.Time, deadlineAfter bool) (*experts.Question, error) {
+// endQuestion moves a question from status from to status to, taking its row lock so that an
+// answer, a decline and an expiry of one question run one after another and only the first
+// one ends it; deadlineAfter also requires the deadline to be after now. Returns ENOTFOUND
+// and ECONFLICT.
+func (s *Store) endQuestion(ctx context.Context, tx *db.Tx, id, from, to string, now time.Time, deadlineAfter bool) (*experts.Question, error) {
 	cond := ""
-	args := []any{status, now.UnixMicro(), id}
+	args := []any{to, now.UnixMicro(), id, from}
 	if deadlineAfter {
 		cond, args = " AND deadline > ?", append(args, now.UnixMicro())
 	}
-	res, err := tx.Exec(ctx, `UPDATE questions SET status = ?, closed_at = ? WHERE id = ? AND status = 'open'`+cond, args...)
+	res, err := tx.Exec(ctx, `UPDATE questions SET status = ?, closed_at = ? WHERE id = ? AND status = ?`+cond, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -353,19 +412,37 @@ func (s *Store) endQuestion(ctx context.Context, tx *db.Tx, id, status string, n
 	if n, err := res.RowsAffected(); err != nil {
 		return nil, err
 	} else if n == 0 {
-		if q.Status == experts.Open {
+		if q.Status == from && from == experts.Open {
 			return nil, stipend.Errorf(stipend.ECONFLICT, "question %s passed its deadline at %s", id, q.Deadline.Format(time.RFC3339))
 		}
-		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is %s already", id, q.Status)
+		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is %s, not %s", id, q.Status, strings.ReplaceAll(from, "_", " "))
 	}
 	return q, nil
+}
+
+// decideHold marks the hold invoice of question id, in state from, to be settled or cancelled
+// (state to) and schedules the job that does it, in transaction tx.
+func (s *Store) decideHold(ctx context.Context, tx *db.Tx, id string, from []string, to, job string, now time.Time) error {
+	res, err := tx.Exec(ctx, `UPDATE question_invoices SET state = ?, updated_at = ? WHERE question_id = ? AND state IN (?, ?)`,
+		to, now.UnixMicro(), id, from[0], from[len(from)-1])
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return fmt.Errorf("store: the hold invoice of question %s is not %s", id, strings.Join(from, " or "))
+	}
+	_, _, err = enqueue(ctx, tx, now, jobs.NewJob{Kind: job, Payload: experts.EscrowJob{QuestionID: id}, UniqueKey: job + ":" + id,
+		MaxAttempts: 1000})
+	return err
 }
 
 // AnswerQuestion implements experts.Store.
 func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.Time) (*experts.Question, error) {
 	var out *experts.Question
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		q, err := s.endQuestion(ctx, tx, id, experts.Answered, now, true)
+		q, err := s.endQuestion(ctx, tx, id, experts.Open, experts.Answered, now, true)
 		if err != nil {
 			return err
 		}
@@ -373,32 +450,22 @@ func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.
 		if err != nil {
 			return err
 		}
-		var to []ledger.Entry
-		add := func(address string, v int64) {
-			if v > 0 {
-				to = append(to, ledger.Entry{Address: address, Asset: q.Price.Asset, Amount: v})
+		if _, err := tx.Exec(ctx, `UPDATE questions SET answer = ?, fee = ?, charity_amount = ?, earnings = ? WHERE id = ?`,
+			answer, parts.Fee, parts.Charity, parts.Earnings, q.ID); err != nil {
+			return err
+		}
+		q.Parts = parts
+		if q.Escrow == experts.EscrowLightning {
+			// The ledger is credited when the node has settled the invoice.
+			if err := s.decideHold(ctx, tx, q.ID, []string{experts.HoldAccepted}, experts.HoldSettle, experts.JobSettleHold, now); err != nil {
+				return err
 			}
-		}
-		add(ledger.AccountAddress(q.ExpertID), parts.Earnings)
-		add(ledger.FeesAddress, parts.Fee)
-		if parts.Charity > 0 {
-			// A question without a charity has a share of 0, which the schema enforces.
-			add(experts.CharityAddress(q.CharityID), parts.Charity)
-		}
-		txKey := kindQuestionAnswer + ":" + q.ID
-		if _, err := s.capture(ctx, tx, q.HoldID, txKey, "answer to question "+q.ID, to, false); err != nil {
-			return err
-		}
-		t, _, err := s.transactionByKey(ctx, tx, txKey)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE questions SET answer = ?, fee = ?, charity_amount = ?, earnings = ?, ledger_tx = ? WHERE id = ?`,
-			answer, parts.Fee, parts.Charity, parts.Earnings, t.ID, q.ID); err != nil {
-			return err
-		}
-		if parts.Charity > 0 {
-			if err := recordDonation(ctx, tx, q.CharityID, q.ExpertID, q.ID, q.ID, ledger.Amount{Value: parts.Charity, Asset: q.Price.Asset}, t.ID, now); err != nil {
+		} else {
+			txKey := kindQuestionAnswer + ":" + q.ID
+			if _, err := s.capture(ctx, tx, q.HoldID, txKey, "answer to question "+q.ID, answerEntries(q), false); err != nil {
+				return err
+			}
+			if err := s.paidAnswer(ctx, tx, q, txKey, now); err != nil {
 				return err
 			}
 		}
@@ -408,31 +475,218 @@ func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.
 	return out, err
 }
 
+// answerEntries are the credits that pay an answered question: the expert's earnings, the
+// platform fee and the charity's share, each when not zero.
+func answerEntries(q *experts.Question) []ledger.Entry {
+	var to []ledger.Entry
+	add := func(address string, v int64) {
+		if v > 0 {
+			to = append(to, ledger.Entry{Address: address, Asset: q.Price.Asset, Amount: v})
+		}
+	}
+	add(ledger.AccountAddress(q.ExpertID), q.Parts.Earnings)
+	add(ledger.FeesAddress, q.Parts.Fee)
+	if q.Parts.Charity > 0 {
+		// A question without a charity has a share of 0, which the schema enforces.
+		add(experts.CharityAddress(q.CharityID), q.Parts.Charity)
+	}
+	return to
+}
+
+// paidAnswer links an answered question to the ledger transaction with key txKey that paid it
+// and records the donation receipt of the charity's share.
+func (s *Store) paidAnswer(ctx context.Context, tx *db.Tx, q *experts.Question, txKey string, now time.Time) error {
+	t, _, err := s.transactionByKey(ctx, tx, txKey)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE questions SET ledger_tx = ? WHERE id = ?`, t.ID, q.ID); err != nil {
+		return err
+	}
+	if q.Parts.Charity > 0 {
+		return recordDonation(ctx, tx, q.CharityID, q.ExpertID, q.ID, q.ID, ledger.Amount{Value: q.Parts.Charity, Asset: q.Price.Asset}, t.ID, now)
+	}
+	return nil
+}
+
 // CloseQuestion implements experts.Store.
 func (s *Store) CloseQuestion(ctx context.Context, id, status, reason string, now time.Time) (*experts.Question, error) {
-	if status != experts.Declined && status != experts.Expired {
-		return nil, stipend.Errorf(stipend.EINVALID, "a question is closed as declined or expired, not %s", status)
+	from := experts.Open
+	switch status {
+	case experts.Declined, experts.Expired:
+	case experts.Unpaid:
+		from = experts.AwaitingPayment
+	default:
+		return nil, stipend.Errorf(stipend.EINVALID, "a question is closed as declined, expired or unpaid, not %s", status)
 	}
 	var out *experts.Question
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		q, err := s.endQuestion(ctx, tx, id, status, now, false)
+		q, err := s.endQuestion(ctx, tx, id, from, status, now, false)
 		if err != nil {
 			return err
 		}
-		if _, err := s.release(ctx, tx, q.HoldID, "question "+q.ID+" "+status); err != nil {
-			return err
+		ledgerTx := ""
+		if q.Escrow == experts.EscrowLightning {
+			if err := s.decideHold(ctx, tx, q.ID, []string{experts.HoldOpen, experts.HoldAccepted}, experts.HoldCancel, experts.JobCancelHold, now); err != nil {
+				return err
+			}
+		} else {
+			if _, err := s.release(ctx, tx, q.HoldID, "question "+q.ID+" "+status); err != nil {
+				return err
+			}
+			t, _, err := s.transactionByKey(ctx, tx, "release:"+q.HoldID)
+			if err != nil {
+				return err
+			}
+			ledgerTx = t.ID
 		}
-		t, _, err := s.transactionByKey(ctx, tx, "release:"+q.HoldID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE questions SET decline_reason = ?, ledger_tx = ? WHERE id = ?`, reason, t.ID, q.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE questions SET decline_reason = ?, ledger_tx = ? WHERE id = ?`, reason, nullString(ledgerTx), q.ID); err != nil {
 			return err
 		}
 		out, _, err = s.questionWhere(ctx, tx, "id", id)
 		return err
 	})
 	return out, err
+}
+
+// OpenQuestion implements experts.Store.
+func (s *Store) OpenQuestion(ctx context.Context, id string, htlc experts.HeldHTLC, deadline, now time.Time) (*experts.Question, error) {
+	var out *experts.Question
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE questions SET status = 'open', deadline = ? WHERE id = ? AND status = 'awaiting_payment'`,
+			deadline.UnixMicro(), id)
+		if err != nil {
+			return err
+		}
+		q, _, err := s.questionWhere(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return stipend.Errorf(stipend.ECONFLICT, "question %s is %s, not awaiting payment", id, q.Status)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE question_invoices SET state = 'accepted', accept_height = ?, htlc_expiry = ?,
+			amount_paid_msat = ?, updated_at = ? WHERE question_id = ? AND state = 'open'`,
+			htlc.AcceptHeight, htlc.Expiry, htlc.AmountMsat, now.UnixMicro(), id); err != nil {
+			return err
+		}
+		if _, _, err := enqueue(ctx, tx, now, jobs.NewJob{Kind: experts.JobExpire, Payload: experts.ExpireJob{QuestionID: id},
+			UniqueKey: experts.JobExpire + ":" + id, MaxAttempts: 1000}); err != nil {
+			return err
+		}
+		out, _, err = s.questionWhere(ctx, tx, "id", id)
+		return err
+	})
+	return out, err
+}
+
+// AwaitingPayment implements experts.Store.
+func (s *Store) AwaitingPayment(ctx context.Context) ([]experts.Question, error) {
+	return s.questionList(ctx, `status = 'awaiting_payment'`)
+}
+
+// questionList reads every question that meets cond, oldest first. It is for the sets that
+// stay small, such as the questions awaiting payment; listings people page through use
+// Questions.
+func (s *Store) questionList(ctx context.Context, cond string, args ...any) ([]experts.Question, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+questionColumns+` FROM `+questionTable+` WHERE `+cond+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []experts.Question
+	for rows.Next() {
+		q, err := scanQuestion(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *q)
+	}
+	return out, rows.Err()
+}
+
+// HoldPreimage implements experts.Store.
+func (s *Store) HoldPreimage(ctx context.Context, id string) (string, error) {
+	var p string
+	err := s.db.QueryRow(ctx, `SELECT preimage FROM question_invoices WHERE question_id = ?`, id).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", stipend.Errorf(stipend.ENOTFOUND, "question %s has no hold invoice", id)
+	}
+	return p, err
+}
+
+// holdDone moves the hold invoice of question id from state from to state to, once; a hold
+// already in state to is left as it is. It runs more, in tx, when it moved.
+// Returns ENOTFOUND and ECONFLICT.
+func (s *Store) holdDone(ctx context.Context, id, from, to string, now time.Time, more func(*db.Tx, *experts.Question) error) (*experts.Question, error) {
+	var out *experts.Question
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE question_invoices SET state = ?, updated_at = ? WHERE question_id = ? AND state = ?`,
+			to, now.UnixMicro(), id, from)
+		if err != nil {
+			return err
+		}
+		q, _, err := s.questionWhere(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			switch {
+			case q.Invoice == nil:
+				return stipend.Errorf(stipend.ENOTFOUND, "question %s has no hold invoice", id)
+			case q.Invoice.State != to:
+				return stipend.Errorf(stipend.ECONFLICT, "the hold invoice of question %s is %s, not %s", id, q.Invoice.State, from)
+			}
+			out = q
+			return nil
+		}
+		if more != nil {
+			if err := more(tx, q); err != nil {
+				return err
+			}
+		}
+		out, _, err = s.questionWhere(ctx, tx, "id", id)
+		return err
+	})
+	return out, err
+}
+
+// SettledHold implements experts.Store.
+func (s *Store) SettledHold(ctx context.Context, id string, amountPaid int64, now time.Time) (*experts.Question, error) {
+	return s.holdDone(ctx, id, experts.HoldSettle, experts.HoldSettled, now, func(tx *db.Tx, q *experts.Question) error {
+		if amountPaid < q.Price.Value {
+			return fmt.Errorf("store: the hold invoice of question %s was settled for %d msat, less than its price %d", id, amountPaid, q.Price.Value)
+		}
+		entries := answerEntries(q)
+		if over := amountPaid - q.Price.Value; over > 0 {
+			// A payer who paid more than asked gets the rest as balance.
+			entries = append(entries, ledger.Entry{Address: ledger.AccountAddress(q.AskerID), Asset: q.Price.Asset, Amount: over})
+		}
+		entries = append(entries, ledger.Entry{Address: ledger.ExternalAddress("lightning"), Asset: q.Price.Asset, Amount: -amountPaid})
+		txKey := kindQuestionAnswer + ":" + q.ID
+		if _, _, err := s.post(ctx, tx, ledger.NewTransaction{Key: txKey, Kind: kindQuestionAnswer, Memo: "answer to question " + q.ID,
+			Metadata: map[string]string{"question_id": q.ID, "payment_hash": q.Invoice.Hash}, CreatedBy: q.AskerID, Entries: entries}, ""); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE question_invoices SET amount_paid_msat = ? WHERE question_id = ?`, amountPaid, id); err != nil {
+			return err
+		}
+		return s.paidAnswer(ctx, tx, q, txKey, now)
+	})
+}
+
+// CanceledHold implements experts.Store.
+func (s *Store) CanceledHold(ctx context.Context, id string, now time.Time) (*experts.Question, error) {
+	return s.holdDone(ctx, id, experts.HoldCancel, experts.HoldCanceled, now, nil)
+}
+
+// FailedHold implements experts.Store.
+func (s *Store) FailedHold(ctx context.Context, id string, now time.Time) (*experts.Question, error) {
+	return s.holdDone(ctx, id, experts.HoldSettle, experts.HoldFailed, now, nil)
 }
 
 // RateAnswer implements experts.Store.

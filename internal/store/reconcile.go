@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 
+	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/payments/funding"
 	"github.com/stipend/stipend/payments/ledger"
 	"github.com/stipend/stipend/payments/payout"
@@ -32,6 +33,11 @@ func (s *Store) LightningFundings(ctx context.Context) ([]funding.Funding, error
 		out = append(out, *f)
 	}
 	return out, rows.Err()
+}
+
+// LightningEscrows implements reconcile.Store.
+func (s *Store) LightningEscrows(ctx context.Context) ([]experts.Question, error) {
+	return s.questionList(ctx, `escrow = 'lightning'`)
 }
 
 // PayoutClearing implements reconcile.Store.

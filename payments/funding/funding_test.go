@@ -31,20 +31,10 @@ type world struct {
 	admin    *accounts.Principal
 }
 
-func dial(t *testing.T, n *regtest.Node) *lnd.Client {
-	t.Helper()
-	c, err := lnd.Dial(lnd.Config{Host: n.RPCAddr, TLSCertPath: n.TLSCertPath, MacaroonPath: n.MacaroonPath, Network: "regtest"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func newWorld(t *testing.T, d *db.DB) *world {
 	t.Helper()
 	net := regtest.Shared(t)
-	w := &world{net: net, store: store.New(d, nil), platform: dial(t, net.Platform), payer: dial(t, net.Payer)}
+	w := &world{net: net, store: store.New(d, nil), platform: net.Platform.Client(t), payer: net.Payer.Client(t)}
 	w.acc = accounts.NewService(w.store, nil)
 	w.svc = funding.NewService(w.store, w.acc, w.platform, funding.DefaultLimits, nil, nil)
 	w.nodeID = net.Platform.PubKey

@@ -73,3 +73,13 @@ func ExpireHold(ctx context.Context, node Node, hash string) (bool, error) {
 	}
 	return true, nil
 }
+
+// HoldLeft is how long an accepted HTLC can still be held at height before Stipend must decide,
+// counting blocks at twice their average rate as HoldWindow does; zero when it must decide now.
+func (u *InvoiceUpdate) HoldLeft(height int32) time.Duration {
+	blocks := u.CancelByHeight() - height
+	if u.HTLCExpiry == 0 || blocks <= 0 {
+		return 0
+	}
+	return time.Duration(blocks) * fastBlockInterval
+}

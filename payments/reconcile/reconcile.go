@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/payments/funding"
 	"github.com/stipend/stipend/payments/lightning"
 	"github.com/stipend/stipend/payments/payout"
@@ -23,6 +24,8 @@ type Store interface {
 	// PayoutClearing returns the balance of the payout clearing account in BTC, which holds
 	// the reservations of the payouts not yet final.
 	PayoutClearing(ctx context.Context) (int64, error)
+	// LightningEscrows returns every question escrowed by a hold invoice.
+	LightningEscrows(ctx context.Context) ([]experts.Question, error)
 }
 
 // Difference is one disagreement between the ledger and a rail.
@@ -33,8 +36,8 @@ type Difference struct {
 
 // Report is the outcome of a reconciliation.
 type Report struct {
-	Payouts, Fundings, Payments, Invoices int
-	Differences                           []Difference
+	Payouts, Fundings, Escrows, Payments, Invoices int
+	Differences                                    []Difference
 }
 
 // stuckAfter is how long a payout may stay requested before reconciliation calls it stuck.
@@ -51,6 +54,10 @@ func Lightning(ctx context.Context, st Store, node lightning.Node, now time.Time
 	if err != nil {
 		return nil, err
 	}
+	escrows, err := st.LightningEscrows(ctx)
+	if err != nil {
+		return nil, err
+	}
 	payments, err := node.ListPayments(ctx)
 	if err != nil {
 		return nil, err
@@ -59,7 +66,7 @@ func Lightning(ctx context.Context, st Store, node lightning.Node, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Payouts: len(payouts), Fundings: len(fundings), Payments: len(payments), Invoices: len(invoices)}
+	r := &Report{Payouts: len(payouts), Fundings: len(fundings), Escrows: len(escrows), Payments: len(payments), Invoices: len(invoices)}
 	add := func(ref, format string, args ...any) {
 		r.Differences = append(r.Differences, Difference{Ref: ref, Problem: fmt.Sprintf(format, args...)})
 	}
@@ -174,6 +181,10 @@ func Lightning(ctx context.Context, st Store, node lightning.Node, now time.Time
 			add(f.ID, "settled without a ledger transaction")
 		}
 	}
+	for _, q := range escrows {
+		funded[q.Invoice.Hash] = true
+		checkEscrow(q, invByHash, add)
+	}
 	for _, inv := range invoices {
 		if inv.State == lightning.InvoiceSettled && !funded[inv.Hash] {
 			add(inv.Hash, "lnd settled an invoice of %d msat that no funding accounts for", inv.AmountPaidMsat)
@@ -181,4 +192,29 @@ func Lightning(ctx context.Context, st Store, node lightning.Node, now time.Time
 	}
 	sort.Slice(r.Differences, func(i, j int) bool { return r.Differences[i].Ref < r.Differences[j].Ref })
 	return r, nil
+}
+
+// checkEscrow compares the hold invoice of a question with the node's. Between the decision
+// to settle or cancel and its doing, the two differ for a moment; a difference that stays is a
+// job that is not getting through.
+func checkEscrow(q experts.Question, node map[string]lightning.InvoiceUpdate, add func(ref, format string, args ...any)) {
+	h := q.Invoice
+	inv, ok := node[h.Hash]
+	switch {
+	case !ok && h.State != experts.HoldCanceled:
+		add(q.ID, "lnd has no hold invoice of hash %s, which the question records as %s", h.Hash, h.State)
+	case !ok:
+	case inv.State == lightning.InvoiceSettled && h.State != experts.HoldSettled:
+		add(q.ID, "lnd settled the hold invoice (%d msat), but the ledger has not credited it (%s)", inv.AmountPaidMsat, h.State)
+	case h.State == experts.HoldSettled && inv.State != lightning.InvoiceSettled:
+		add(q.ID, "credited in the ledger, but the hold invoice is %s in lnd", inv.State)
+	case h.State == experts.HoldSettled && inv.AmountPaidMsat != h.AmountPaidMsat:
+		add(q.ID, "lnd received %d msat, the ledger credited %d msat", inv.AmountPaidMsat, h.AmountPaidMsat)
+	case h.State == experts.HoldSettled && q.LedgerTx == "":
+		add(q.ID, "settled without a ledger transaction")
+	case inv.State == lightning.InvoiceAccepted && h.State != experts.HoldAccepted && h.State != experts.HoldSettle && h.State != experts.HoldCancel:
+		add(q.ID, "lnd holds the payer's HTLC, but the question is %s and its invoice %s", q.Status, h.State)
+	case h.State == experts.HoldFailed:
+		add(q.ID, "the node refused to settle the hold invoice of an answered question (lnd: %s)", inv.State)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/payments/funding"
 	"github.com/stipend/stipend/payments/ledger"
 	"github.com/stipend/stipend/payments/lightning"
@@ -18,6 +19,7 @@ import (
 type ledgerSide struct {
 	payouts  []payout.Payout
 	fundings []funding.Funding
+	escrows  []experts.Question
 	clearing int64
 }
 
@@ -28,6 +30,9 @@ func (l *ledgerSide) LightningFundings(context.Context) ([]funding.Funding, erro
 	return l.fundings, nil
 }
 func (l *ledgerSide) PayoutClearing(context.Context) (int64, error) { return l.clearing, nil }
+func (l *ledgerSide) LightningEscrows(context.Context) ([]experts.Question, error) {
+	return l.escrows, nil
+}
 
 // nodeSide is lnd's view: only the two listings reconciliation reads.
 type nodeSide struct {
@@ -48,10 +53,17 @@ func TestReconcileFindsEveryDisagreement(t *testing.T) {
 	agreeing := &ledgerSide{
 		payouts:  []payout.Payout{ok},
 		fundings: []funding.Funding{{ID: "fund_ok", Status: funding.Settled, PaymentHash: "i_ok", AmountPaid: 700, LedgerTx: "tx"}},
+		escrows: []experts.Question{
+			{ID: "qst_paid", Status: experts.Answered, LedgerTx: "tx", Invoice: &experts.HoldInvoice{Hash: "q_paid", State: experts.HoldSettled, AmountPaidMsat: 900}},
+			{ID: "qst_held", Status: experts.Open, Invoice: &experts.HoldInvoice{Hash: "q_held", State: experts.HoldAccepted}},
+			{ID: "qst_back", Status: experts.Expired, Invoice: &experts.HoldInvoice{Hash: "q_back", State: experts.HoldCanceled}},
+		},
 	}
 	node := &nodeSide{
 		payments: []lightning.Payment{{Hash: "h_ok", Status: lightning.PaymentSucceeded, AmountMsat: 1000, FeeMsat: 5, Preimage: "p"}},
-		invoices: []lightning.InvoiceUpdate{{Hash: "i_ok", State: lightning.InvoiceSettled, AmountPaidMsat: 700}},
+		invoices: []lightning.InvoiceUpdate{{Hash: "i_ok", State: lightning.InvoiceSettled, AmountPaidMsat: 700},
+			{Hash: "q_paid", State: lightning.InvoiceSettled, AmountPaidMsat: 900}, {Hash: "q_held", State: lightning.InvoiceAccepted},
+			{Hash: "q_back", State: lightning.InvoiceCanceled}},
 	}
 	r, err := reconcile.Lightning(context.Background(), agreeing, node, now)
 	if err != nil || len(r.Differences) != 0 {
@@ -86,9 +98,25 @@ func TestReconcileFindsEveryDisagreement(t *testing.T) {
 		{"an invoice paid behind the ledger's back", nil, func(n *nodeSide) {
 			n.invoices = append(n.invoices, lightning.InvoiceUpdate{Hash: "gift", State: lightning.InvoiceSettled, AmountPaidMsat: 5})
 		}, "no funding accounts for"},
+		{"a hold invoice settled but not credited", func(l *ledgerSide) { l.escrows[0].Invoice.State = experts.HoldSettle }, nil,
+			"has not credited it (settle)"},
+		{"a hold invoice credited for another amount", func(l *ledgerSide) { l.escrows[0].Invoice.AmountPaidMsat = 901 }, nil,
+			"lnd received 900 msat, the ledger credited 901"},
+		{"an HTLC still held for a question that ended", func(l *ledgerSide) {
+			l.escrows[2].Invoice.State = experts.HoldCanceled
+		}, func(n *nodeSide) { n.invoices[3].State = lightning.InvoiceAccepted }, "lnd holds the payer's HTLC, but the question is expired"},
+		{"a hold invoice lnd does not know", nil, func(n *nodeSide) { n.invoices = n.invoices[:2] }, "lnd has no hold invoice of hash q_held"},
+		{"a settle the node refused", func(l *ledgerSide) { l.escrows[0].Invoice.State = experts.HoldFailed }, func(n *nodeSide) {
+			n.invoices[1].State = lightning.InvoiceCanceled
+		}, "refused to settle"},
 	}
 	for _, tt := range tests {
 		l := &ledgerSide{payouts: append([]payout.Payout(nil), agreeing.payouts...), fundings: append([]funding.Funding(nil), agreeing.fundings...)}
+		for _, q := range agreeing.escrows {
+			inv := *q.Invoice
+			q.Invoice = &inv
+			l.escrows = append(l.escrows, q)
+		}
 		n := &nodeSide{payments: append([]lightning.Payment(nil), node.payments...), invoices: append([]lightning.InvoiceUpdate(nil), node.invoices...)}
 		if tt.ledger != nil {
 			tt.ledger(l)

@@ -24,8 +24,8 @@ import (
 func TestSettledInvoicesAreSeenOnceAcrossResubscriptions(t *testing.T) {
 	net := regtest.Shared(t)
 	ctx := ctxFor(t, 3*time.Minute)
-	platform := dial(t, net.Platform)
-	payer := dial(t, net.Payer)
+	platform := net.Platform.Client(t)
+	payer := net.Payer.Client(t)
 
 	start, err := platform.ListInvoices(ctx)
 	if err != nil {
@@ -92,8 +92,8 @@ func TestSettledInvoicesAreSeenOnceAcrossResubscriptions(t *testing.T) {
 func TestHoldInvoiceIsAcceptedThenSettledOrCanceled(t *testing.T) {
 	net := regtest.Shared(t)
 	ctx := ctxFor(t, 3*time.Minute)
-	platform := dial(t, net.Platform)
-	payer := dial(t, net.Payer)
+	platform := net.Platform.Client(t)
+	payer := net.Payer.Client(t)
 
 	hold := func() (preimage, hash string, inv *lightning.Invoice, result chan *lightning.Payment) {
 		t.Helper()
@@ -133,7 +133,7 @@ func TestHoldInvoiceIsAcceptedThenSettledOrCanceled(t *testing.T) {
 		return
 	}
 
-	platformBefore := settledBalance(t, net.Platform)
+	platformBefore := net.Platform.SettledBalance(t)
 	preimage, hash, _, result := hold()
 	wantCode(t, platform.SettleInvoice(ctx, strings.Repeat("00", 32)), stipend.ENOTFOUND) // a wrong preimage matches no invoice
 	if err := platform.SettleInvoice(ctx, preimage); err != nil {
@@ -147,12 +147,12 @@ func TestHoldInvoiceIsAcceptedThenSettledOrCanceled(t *testing.T) {
 		t.Fatalf("settled invoice = %+v, %v", u, err)
 	}
 	wantCode(t, platform.CancelInvoice(ctx, hash), stipend.ECONFLICT)
-	platformAfter := settledBalance(t, net.Platform)
+	platformAfter := net.Platform.SettledBalance(t)
 	if got := platformAfter - platformBefore; got != 50_000 {
 		t.Fatalf("settling credited the platform's channels with %d msat, want 50000", got)
 	}
 
-	before := settledBalance(t, net.Payer)
+	before := net.Payer.SettledBalance(t)
 	_, hash2, _, result2 := hold()
 	if err := platform.CancelInvoice(ctx, hash2); err != nil {
 		t.Fatal(err)
@@ -161,14 +161,14 @@ func TestHoldInvoiceIsAcceptedThenSettledOrCanceled(t *testing.T) {
 	if p == nil || p.Status != lightning.PaymentFailed || p.FailureReason != lnrpc.PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS.String() {
 		t.Fatalf("payer's payment after cancel = %+v", p)
 	}
-	if after := settledBalance(t, net.Payer); after != before {
+	if after := net.Payer.SettledBalance(t); after != before {
 		t.Fatalf("payer's channel balance %d msat after the cancel, %d before", after, before)
 	}
 	u, err = platform.LookupInvoice(ctx, hash2)
 	if err != nil || u.State != lightning.InvoiceCanceled {
 		t.Fatalf("canceled invoice = %+v, %v", u, err)
 	}
-	if final := settledBalance(t, net.Platform); final != platformAfter {
+	if final := net.Platform.SettledBalance(t); final != platformAfter {
 		t.Fatalf("a cancelled hold invoice credited the platform: %d msat, was %d", final, platformAfter)
 	}
 	_, err = platform.LookupInvoice(ctx, strings.Repeat("ab", 32))
@@ -180,7 +180,7 @@ func TestHoldInvoiceIsAcceptedThenSettledOrCanceled(t *testing.T) {
 func TestSendPaymentPaysOnceAndTracks(t *testing.T) {
 	net := regtest.Shared(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	platform := dial(t, net.Platform)
+	platform := net.Platform.Client(t)
 	inv, err := net.Payee.LN.AddInvoice(ctx, &lnrpc.Invoice{Value: 1000, Memo: "payout"})
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestSendPaymentPaysOnceAndTracks(t *testing.T) {
 func TestFeeCapBelowTheOnlyRouteIsNotPaid(t *testing.T) {
 	net := regtest.Shared(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	platform := dial(t, net.Platform)
+	platform := net.Platform.Client(t)
 	inv, err := net.Payer.LN.AddInvoice(ctx, &lnrpc.Invoice{Value: 5000, Memo: "far"})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +293,7 @@ func TestLightningAddressResolvesToAnInvoiceOfTheAmount(t *testing.T) {
 	if inv.AmountMsat != 250_000 {
 		t.Fatalf("resolved invoice = %+v", inv)
 	}
-	p, err := dial(t, net.Platform).SendPayment(ctx, lightning.PaymentRequest{Invoice: pr, FeeLimitMsat: 1000, Timeout: 30 * time.Second})
+	p, err := net.Platform.Client(t).SendPayment(ctx, lightning.PaymentRequest{Invoice: pr, FeeLimitMsat: 1000, Timeout: 30 * time.Second})
 	if err != nil || p.Status != lightning.PaymentSucceeded {
 		t.Fatalf("paying the resolved invoice = %+v, %v", p, err)
 	}
@@ -326,8 +326,8 @@ func TestLightningAddressResolvesToAnInvoiceOfTheAmount(t *testing.T) {
 func TestHoldInvoiceIsCancelledBeforeLndsMargin(t *testing.T) {
 	net := regtest.Shared(t)
 	ctx := ctxFor(t, 3*time.Minute)
-	platform := dial(t, net.Platform)
-	payer := dial(t, net.Payer)
+	platform := net.Platform.Client(t)
+	payer := net.Payer.Client(t)
 	_, hash, err := lightning.NewPreimage()
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestHoldInvoiceIsCancelledBeforeLndsMargin(t *testing.T) {
 func TestARefusedPaymentFailsWithNothingSent(t *testing.T) {
 	net := regtest.Shared(t)
 	ctx := ctxFor(t, time.Minute)
-	platform := dial(t, net.Platform)
+	platform := net.Platform.Client(t)
 	inv, err := net.Payee.LN.AddInvoice(ctx, &lnrpc.Invoice{Value: 1000, Expiry: 1})
 	if err != nil {
 		t.Fatal(err)
