@@ -16,13 +16,17 @@ import (
 
 func toCharity(ch *experts.Charity) wire.Charity {
 	out := wire.Charity{ID: ch.ID, Handle: ch.Handle, Name: ch.Name, Website: ch.Website, Receipt: ch.Receipt,
-		Destinations: ch.Destinations, Received: make([]wire.Money, 0, len(ch.Received)), CreatedAt: ch.CreatedAt}
+		Destinations: ch.Destinations, AccountID: ch.AccountID, Received: make([]wire.Money, 0, len(ch.Received)),
+		Balance: make([]wire.Money, 0, len(ch.Balance)), CreatedAt: ch.CreatedAt}
 	// The schema says destinations is an object: an empty one rather than null.
 	if out.Destinations == nil {
 		out.Destinations = map[string]string{}
 	}
 	for _, m := range ch.Received {
 		out.Received = append(out.Received, toMoney(m.Value, m.Asset))
+	}
+	for _, m := range ch.Balance {
+		out.Balance = append(out.Balance, toMoney(m.Value, m.Asset))
 	}
 	return out
 }

@@ -9,15 +9,21 @@ import (
 
 	"github.com/stipend/stipend"
 	"github.com/stipend/stipend/payments/ledger"
+	"github.com/stipend/stipend/payments/lightning"
 )
 
 // Charity is a registered charity that experts may give a share of their earnings to. The
-// operator keeps the registry.
+// operator keeps the registry. Each charity has an organisation account of its own, with the
+// charity's handle and no members: donations are credited to its balance, and the payout
+// engine pays that balance out to the charity. A Lightning destination is the account's
+// payout preference, so donations in BTC reach the charity by themselves once they add up to
+// PayoutMinimum.
 type Charity struct {
-	ID      string
-	Handle  string // a short unique name, such as "eff"
-	Name    string
-	Website string
+	ID        string
+	AccountID string
+	Handle    string // a short unique name, such as "eff", which is also its account's handle
+	Name      string
+	Website   string
 	// Receipt is what a donation receipt names: the charity's legal name, registration
 	// number and address.
 	Receipt string
@@ -26,15 +32,18 @@ type Charity struct {
 	Destinations map[string]string
 	CreatedAt    time.Time
 
-	// Received is what the charity has been given, per asset; filled when read.
+	// Filled when read: what the charity has been given, per asset, and what of it waits in
+	// its account to be paid out.
 	Received []ledger.Amount
+	Balance  []ledger.Amount
 }
+
+// PayoutMinimum is the balance at which a charity's donations in BTC are paid out to its
+// Lightning destination.
+var PayoutMinimum = ledger.Sat(1000)
 
 // Rails a charity can name a destination for.
 var charityRails = []string{"lightning", "onchain", "stripe"}
-
-// CharityAddress is the ledger account that collects a charity's donations.
-func CharityAddress(charityID string) string { return "charity:" + charityID }
 
 // NewCharity is a charity to register.
 type NewCharity struct {
@@ -45,13 +54,14 @@ type NewCharity struct {
 	Destinations map[string]string
 }
 
-var handlePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$`)
+// handlePattern is also a valid account handle, since the charity's account takes it.
+var handlePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,37}[a-z0-9]$`)
 
 // Validate returns EINVALID naming the field that is wrong.
 func (n *NewCharity) Validate() error {
 	n.Handle = strings.ToLower(strings.TrimSpace(n.Handle))
 	if !handlePattern.MatchString(n.Handle) {
-		return stipend.Errorf(stipend.EINVALID, "handle: 3 to 40 lowercase letters, digits and dashes")
+		return stipend.Errorf(stipend.EINVALID, "handle: 3 to 39 lowercase letters, digits and dashes")
 	}
 	if err := stipend.CheckText("name", n.Name, 200, false); err != nil {
 		return err
@@ -77,6 +87,9 @@ func (n *NewCharity) Validate() error {
 		}
 		if strings.ContainsAny(dest, " \t\n") {
 			return stipend.Errorf(stipend.EINVALID, "destinations.%s: must not contain spaces", rail)
+		}
+		if rail == "lightning" && !lightning.IsLightningAddress(dest) && !lightning.IsLNURL(dest) {
+			return stipend.Errorf(stipend.EINVALID, "destinations.lightning: a Lightning Address (name@domain) or an LNURL-pay link, which can take any amount")
 		}
 	}
 	return nil

@@ -187,7 +187,7 @@ func TestLightningEscrowOpensOnPaymentAndSettlesOnAnswer(t *testing.T) {
 		}{
 			{ledger.AccountAddress(w.expert.Account.ID), parts.Earnings},
 			{ledger.FeesAddress, parts.Fee},
-			{experts.CharityAddress(w.charity.ID), parts.Charity},
+			{ledger.AccountAddress(w.charity.AccountID), parts.Charity},
 			{ledger.ExternalAddress("lightning"), -price.Value},
 			{ledger.AccountAddress(w.asker.Account.ID), 100_000_000},
 		} {

@@ -62,7 +62,7 @@ func (s *Service) CreateCharity(ctx context.Context, actor *accounts.Principal, 
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	return s.store.CreateCharity(ctx, &Charity{ID: stipend.NewID("chy"), Handle: n.Handle, Name: n.Name, Website: n.Website,
+	return s.store.CreateCharity(ctx, &Charity{ID: stipend.NewID("chy"), AccountID: stipend.NewID("acct"), Handle: n.Handle, Name: n.Name, Website: n.Website,
 		Receipt: n.Receipt, Destinations: n.Destinations, CreatedAt: s.now()})
 }
 

@@ -537,7 +537,7 @@ func TestAnswerRacesTheDeadline(t *testing.T) {
 		askerAvail, askerHeld := w.balance(t, ledger.AccountAddress(w.asker.Account.ID))
 		expertAvail, _ := w.balance(t, ledger.AccountAddress(w.expert.Account.ID))
 		fees, _ := w.balance(t, ledger.FeesAddress)
-		charity, _ := w.balance(t, experts.CharityAddress(w.charity.ID))
+		charity, _ := w.balance(t, ledger.AccountAddress(w.charity.AccountID))
 		if askerHeld != 0 || askerAvail != 100_000_000+n*1_000_000-answered*1_000_000 ||
 			expertAvail != answered*parts.Earnings || fees != answered*parts.Fee || charity != answered*parts.Charity {
 			t.Fatalf("%d answered, %d expired: asker %d (+%d held), expert %d, fees %d, charity %d", answered, expired,

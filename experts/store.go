@@ -9,7 +9,9 @@ import (
 // same database transaction as the state change it belongs to, and schedules what follows
 // (a question's expiry) in that transaction too.
 type Store interface {
-	// CreateCharity registers a charity. Returns ECONFLICT (the handle is taken).
+	// CreateCharity registers a charity with its organisation account and, when it names a
+	// Lightning destination, that account's payout preference for BTC, in one transaction.
+	// Returns ECONFLICT (the handle is taken, by a charity or an account).
 	CreateCharity(ctx context.Context, c *Charity) (*Charity, error)
 
 	// Charity returns a charity by id or handle. Returns ENOTFOUND.

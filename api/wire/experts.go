@@ -21,8 +21,12 @@ type Charity struct {
 	Website      string            `json:"website,omitempty"`
 	Receipt      string            `json:"receipt"`
 	Destinations map[string]string `json:"destinations"`
-	Received     []Money           `json:"received"`
-	CreatedAt    time.Time         `json:"created_at"`
+	// AccountID is the charity's own account, which collects its donations and from which
+	// they are paid out; Balance is what waits there to be paid out, Received all it was given.
+	AccountID string    `json:"account_id"`
+	Received  []Money   `json:"received"`
+	Balance   []Money   `json:"balance"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CharityList lists the charity registry, by handle.

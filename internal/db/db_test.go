@@ -324,10 +324,11 @@ func TestPostgresErrorsAreRecognisedInABinaryWithLnd(t *testing.T) {
 	}
 }
 
-// TestQuestionsSurviveTheHoldInvoiceMigration fills the schema of version 7 with a question
-// escrowed by a balance hold and upgrades: migration 8 rebuilds the questions table, and the
-// question must come through whole, with its answer window taken from its deadline, while
-// the new table takes questions without a balance hold.
+// TestQuestionsSurviveTheHoldInvoiceMigration fills the schema of version 7 with a charity and
+// a question escrowed by a balance hold, and upgrades: migration 8 rebuilds the questions
+// table, and the question must come through whole, with its answer window taken from its
+// deadline, while the new table takes questions without a balance hold; migration 9 gives the
+// charity its account.
 func TestQuestionsSurviveTheHoldInvoiceMigration(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range dbtest.Dialects {
@@ -344,6 +345,8 @@ func TestQuestionsSurviveTheHoldInvoiceMigration(t *testing.T) {
 			}
 			for _, stmt := range []string{
 				`INSERT INTO accounts (id, kind, handle, name, created_at) VALUES ('acct_a', 'user', 'asker', 'A', 0), ('acct_e', 'user', 'expert', 'E', 0)`,
+				`INSERT INTO charities (id, handle, name, website, receipt, destinations, created_at)
+					VALUES ('chy_0123456789abcdef0123456789abcdef', 'eff', 'EFF', '', 'EFF Inc', '{}', 5)`,
 				`INSERT INTO ledger_accounts (address, owner_id, allow_negative, created_at) VALUES ('accounts:acct_a', 'acct_a', FALSE, 0), ('holds:h1', NULL, FALSE, 0)`,
 				`INSERT INTO ledger_holds (id, idempotency_key, input_hash, address, hold_address, asset, amount, status, created_at)
 					VALUES ('h1', 'question:q1', 'x', 'accounts:acct_a', 'holds:h1', 'BTC', 5000, 'active', 1000)`,
@@ -365,6 +368,12 @@ func TestQuestionsSurviveTheHoldInvoiceMigration(t *testing.T) {
 				Scan(&window, &deadline, &escrow, &hold, &status, &body)
 			if err != nil || window != 3_600_000_000 || deadline != 3_600_001_000 || escrow != "balance" || hold != "h1" || status != "open" || body != "Why so" {
 				t.Fatalf("after the upgrade: window %d, deadline %d, %s, %s, %s, %q, %v", window, deadline, escrow, hold, status, body, err)
+			}
+			var account, kind, handle string
+			err = d.QueryRow(ctx, `SELECT c.account_id, a.kind, a.handle FROM charities c JOIN accounts a ON a.id = c.account_id`).
+				Scan(&account, &kind, &handle)
+			if err != nil || account != "acct_0123456789abcdef0123456789abcdef" || kind != "org" || handle != "eff" {
+				t.Fatalf("the charity's account after the upgrade: %s, %s, %s, %v", account, kind, handle, err)
 			}
 			insert := `INSERT INTO questions (id, idempotency_key, input_hash, expert_id, asker_id, body, asset, price, fee_bps,
 				charity_share, escrow, hold_id, status, answer_window, deadline, answer, decline_reason, fee, charity_amount, earnings,

@@ -2,6 +2,12 @@ package regtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,4 +44,35 @@ func (n *Node) SettledBalance(t testing.TB) int64 {
 	}
 	t.Fatalf("%s's channels never settled", n.Name)
 	return 0
+}
+
+// ServeLightningAddress serves a Lightning Address, name@127.0.0.1:port over plain HTTP, whose
+// invoices n makes, until the test ends, and returns it. Resolving it needs a resolver that
+// allows insecure addresses, as regtest servers run with --lnurl-insecure.
+func (n *Node) ServeLightningAddress(t testing.TB, name string) string {
+	t.Helper()
+	metadata := `[["text/plain","` + name + `"]]`
+	mux := http.NewServeMux()
+	var srv *httptest.Server
+	mux.HandleFunc("/.well-known/lnurlp/"+name, func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"tag": "payRequest", "callback": srv.URL + "/cb", "minSendable": 1000,
+			"maxSendable": 100_000_000, "metadata": metadata})
+	})
+	mux.HandleFunc("/cb", func(w http.ResponseWriter, r *http.Request) {
+		amount, err := strconv.ParseInt(r.URL.Query().Get("amount"), 10, 64)
+		if err != nil {
+			http.Error(w, "amount: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		h := sha256.Sum256([]byte(metadata))
+		inv, err := n.LN.AddInvoice(r.Context(), &lnrpc.Invoice{ValueMsat: amount, DescriptionHash: h[:]})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"pr": inv.PaymentRequest})
+	})
+	srv = httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return name + "@" + strings.TrimPrefix(srv.URL, "http://")
 }

@@ -281,14 +281,9 @@ func (s *Store) Reply(ctx context.Context, r *experts.Reply, now time.Time) (*ex
 		if err != nil {
 			return err
 		}
-		var to []ledger.Entry
-		for _, e := range []struct {
-			address string
-			v       int64
-		}{{ledger.AccountAddress(r.ExpertID), parts.Earnings}, {ledger.FeesAddress, parts.Fee}, {experts.CharityAddress(r.CharityID), parts.Charity}} {
-			if e.v > 0 {
-				to = append(to, ledger.Entry{Address: e.address, Asset: q.Price.Asset, Amount: e.v})
-			}
+		to, err := splitEntries(ctx, tx, q.Price.Asset, r.ExpertID, r.CharityID, parts)
+		if err != nil {
+			return err
 		}
 		txKey := kindListReply + ":" + q.ID + ":" + r.ExpertID
 		if _, err := s.capture(ctx, tx, q.HoldID, txKey, "reply to list question "+q.ID, to, false); err != nil {

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/stipend/stipend"
+	"github.com/stipend/stipend/accounts"
 	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/internal/db"
 	"github.com/stipend/stipend/internal/jobs"
 	"github.com/stipend/stipend/payments/ledger"
+	"github.com/stipend/stipend/payments/payout"
 )
 
 var _ experts.Store = (*Store)(nil)
@@ -31,12 +33,24 @@ func (s *Store) CreateCharity(ctx context.Context, c *experts.Charity) (*experts
 		return nil, err
 	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO charities (id, handle, name, website, receipt, destinations, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Handle, c.Name, c.Website, c.Receipt, string(dest), c.CreatedAt.UnixMicro())
-		return err
+		if err := insertAccount(ctx, tx, &accounts.Account{ID: c.AccountID, Kind: accounts.KindOrg, Handle: c.Handle, Name: c.Name,
+			CreatedAt: c.CreatedAt}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO charities (id, account_id, handle, name, website, receipt, destinations, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AccountID, c.Handle, c.Name, c.Website, c.Receipt, string(dest), c.CreatedAt.UnixMicro()); err != nil {
+			return err
+		}
+		if to := c.Destinations[payout.RailLightning]; to != "" {
+			_, err := tx.Exec(ctx, `INSERT INTO payout_preferences (account_id, asset, rail, destination, minimum, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, c.AccountID, string(ledger.BTC), payout.RailLightning, to, experts.PayoutMinimum.Value,
+				c.CreatedAt.UnixMicro())
+			return err
+		}
+		return nil
 	})
-	if db.IsUniqueViolation(err) {
-		return nil, stipend.Errorf(stipend.ECONFLICT, "handle: a charity %q is registered already", c.Handle)
+	if db.IsUniqueViolation(err) || stipend.ErrorCode(err) == stipend.ECONFLICT {
+		return nil, stipend.Errorf(stipend.ECONFLICT, "handle: %q is taken by a charity or an account", c.Handle)
 	}
 	if err != nil {
 		return nil, err
@@ -44,13 +58,13 @@ func (s *Store) CreateCharity(ctx context.Context, c *experts.Charity) (*experts
 	return s.Charity(ctx, c.ID)
 }
 
-const charityColumns = `id, handle, name, website, receipt, destinations, created_at`
+const charityColumns = `id, account_id, handle, name, website, receipt, destinations, created_at`
 
 func scanCharity(row interface{ Scan(...any) error }) (*experts.Charity, error) {
 	var c experts.Charity
 	var dest string
 	var created int64
-	if err := row.Scan(&c.ID, &c.Handle, &c.Name, &c.Website, &c.Receipt, &dest, &created); err != nil {
+	if err := row.Scan(&c.ID, &c.AccountID, &c.Handle, &c.Name, &c.Website, &c.Receipt, &dest, &created); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(dest), &c.Destinations); err != nil {
@@ -60,15 +74,32 @@ func scanCharity(row interface{ Scan(...any) error }) (*experts.Charity, error) 
 	return &c, nil
 }
 
-// received fills what a charity has been given from its ledger account.
+// received fills what a charity has been given, from its receipts, and what of it waits in
+// its account.
 func (s *Store) received(ctx context.Context, c *experts.Charity) error {
-	bs, err := s.Balances(ctx, experts.CharityAddress(c.ID))
+	rows, err := s.db.Query(ctx, `SELECT asset, SUM(amount) FROM donations WHERE charity_id = ? GROUP BY asset ORDER BY asset`, c.ID)
 	if err != nil {
 		return err
 	}
+	defer rows.Close()
 	c.Received = c.Received[:0]
+	for rows.Next() {
+		var a ledger.Amount
+		if err := rows.Scan(&a.Asset, &a.Value); err != nil {
+			return err
+		}
+		c.Received = append(c.Received, a)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	bs, err := s.Balances(ctx, ledger.AccountAddress(c.AccountID))
+	if err != nil {
+		return err
+	}
+	c.Balance = c.Balance[:0]
 	for _, b := range bs {
-		c.Received = append(c.Received, ledger.Amount{Value: b.Available + b.Held, Asset: b.Asset})
+		c.Balance = append(c.Balance, ledger.Amount{Value: b.Available + b.Held, Asset: b.Asset})
 	}
 	return nil
 }
@@ -83,6 +114,15 @@ func (s *Store) Charity(ctx context.Context, idOrHandle string) (*experts.Charit
 		return nil, err
 	}
 	return c, s.received(ctx, c)
+}
+
+// charityAddress returns the ledger address of a charity's account, where its donations go.
+func charityAddress(ctx context.Context, q querier, charityID string) (string, error) {
+	var account string
+	if err := q.QueryRow(ctx, `SELECT account_id FROM charities WHERE id = ?`, charityID).Scan(&account); err != nil {
+		return "", fmt.Errorf("store: the account of charity %s: %w", charityID, err)
+	}
+	return ledger.AccountAddress(account), nil
 }
 
 // Charities implements experts.Store.
@@ -462,7 +502,11 @@ func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.
 			}
 		} else {
 			txKey := kindQuestionAnswer + ":" + q.ID
-			if _, err := s.capture(ctx, tx, q.HoldID, txKey, "answer to question "+q.ID, answerEntries(q), false); err != nil {
+			to, err := answerEntries(ctx, tx, q)
+			if err != nil {
+				return err
+			}
+			if _, err := s.capture(ctx, tx, q.HoldID, txKey, "answer to question "+q.ID, to, false); err != nil {
 				return err
 			}
 			if err := s.paidAnswer(ctx, tx, q, txKey, now); err != nil {
@@ -477,20 +521,30 @@ func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.
 
 // answerEntries are the credits that pay an answered question: the expert's earnings, the
 // platform fee and the charity's share, each when not zero.
-func answerEntries(q *experts.Question) []ledger.Entry {
+func answerEntries(ctx context.Context, tx *db.Tx, q *experts.Question) ([]ledger.Entry, error) {
+	return splitEntries(ctx, tx, q.Price.Asset, q.ExpertID, q.CharityID, q.Parts)
+}
+
+// splitEntries are the credits of parts to an expert, the platform fee and a charity, each
+// when not zero.
+func splitEntries(ctx context.Context, tx *db.Tx, asset ledger.Asset, expertID, charityID string, parts experts.Parts) ([]ledger.Entry, error) {
 	var to []ledger.Entry
 	add := func(address string, v int64) {
 		if v > 0 {
-			to = append(to, ledger.Entry{Address: address, Asset: q.Price.Asset, Amount: v})
+			to = append(to, ledger.Entry{Address: address, Asset: asset, Amount: v})
 		}
 	}
-	add(ledger.AccountAddress(q.ExpertID), q.Parts.Earnings)
-	add(ledger.FeesAddress, q.Parts.Fee)
-	if q.Parts.Charity > 0 {
-		// A question without a charity has a share of 0, which the schema enforces.
-		add(experts.CharityAddress(q.CharityID), q.Parts.Charity)
+	add(ledger.AccountAddress(expertID), parts.Earnings)
+	add(ledger.FeesAddress, parts.Fee)
+	if parts.Charity > 0 {
+		// Without a charity the share is 0, which the schema enforces.
+		address, err := charityAddress(ctx, tx, charityID)
+		if err != nil {
+			return nil, err
+		}
+		add(address, parts.Charity)
 	}
-	return to
+	return to, nil
 }
 
 // paidAnswer links an answered question to the ledger transaction with key txKey that paid it
@@ -661,7 +715,10 @@ func (s *Store) SettledHold(ctx context.Context, id string, amountPaid int64, no
 		if amountPaid < q.Price.Value {
 			return fmt.Errorf("store: the hold invoice of question %s was settled for %d msat, less than its price %d", id, amountPaid, q.Price.Value)
 		}
-		entries := answerEntries(q)
+		entries, err := answerEntries(ctx, tx, q)
+		if err != nil {
+			return err
+		}
 		if over := amountPaid - q.Price.Value; over > 0 {
 			// A payer who paid more than asked gets the rest as balance.
 			entries = append(entries, ledger.Entry{Address: ledger.AccountAddress(q.AskerID), Asset: q.Price.Asset, Amount: over})

@@ -60,12 +60,7 @@ func newEngine(t testing.TB, d *db.DB) *engine {
 	if e.admin, err = e.acc.Authenticate(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
-	e.client, err = lnd.Dial(lnd.Config{Host: net.Platform.RPCAddr, TLSCertPath: net.Platform.TLSCertPath,
-		MacaroonPath: net.Platform.MacaroonPath, Network: "regtest"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.client.Close() })
+	e.client = net.Platform.Client(t)
 	e.rail = lnrail.New(e.client, "regtest", lnrail.Options{Resolver: &lightning.Resolver{Network: "regtest", AllowInsecure: true}})
 	e.svc = e.service(e.rail)
 	return e
@@ -506,7 +501,7 @@ func TestRestartAfterInFlightEndsOnceWithOnePayment(t *testing.T) {
 func TestLightningAddressPayoutAndAutomaticSweep(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, dbtest.Open(t, db.SQLite))
-	address := serveAddress(t, e)
+	address := e.net.Payee.ServeLightningAddress(t, "payee")
 	ctx := context.Background()
 
 	u := e.user(t, 5000)
@@ -621,7 +616,7 @@ func TestAPayoutWhoseJobDiedIsTakenUpAgain(t *testing.T) {
 func TestCancelledWhileItsAddressResolvesIsNotSent(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, dbtest.Open(t, db.SQLite))
-	addr := serveAddress(t, e)
+	addr := e.net.Payee.ServeLightningAddress(t, "payee")
 	u := e.user(t, 5000)
 	ctx := context.Background()
 	id := stipend.NewID("po")
@@ -674,29 +669,4 @@ func TestAFailingSweepWaitsBeforeTheNext(t *testing.T) {
 	if got := e.available(t, u.Account.ID); got != 5_000_000 {
 		t.Fatalf("available = %d msat", got)
 	}
-}
-
-// serveAddress serves a Lightning Address for the payee and returns it.
-func serveAddress(t *testing.T, e *engine) string {
-	t.Helper()
-	metadata := `[["text/plain","payee"]]`
-	mux := http.NewServeMux()
-	var srv *httptest.Server
-	mux.HandleFunc("/.well-known/lnurlp/payee", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"tag": "payRequest", "callback": srv.URL + "/cb", "minSendable": 1000, "maxSendable": 100_000_000, "metadata": metadata})
-	})
-	mux.HandleFunc("/cb", func(w http.ResponseWriter, r *http.Request) {
-		var amount int64
-		fmt.Sscan(r.URL.Query().Get("amount"), &amount)
-		h := sha256.Sum256([]byte(metadata))
-		inv, err := e.net.Payee.LN.AddInvoice(r.Context(), &lnrpc.Invoice{ValueMsat: amount, DescriptionHash: h[:]})
-		if err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		json.NewEncoder(w).Encode(map[string]any{"pr": inv.PaymentRequest})
-	})
-	srv = httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return "payee@" + strings.TrimPrefix(srv.URL, "http://")
 }
