@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stipend/stipend"
+	"github.com/stipend/stipend/accounts"
 	"github.com/stipend/stipend/payments/ledger"
 	"github.com/stipend/stipend/payments/lightning"
 )
@@ -60,8 +61,8 @@ var handlePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,37}[a-z0-9]$`)
 // Validate returns EINVALID naming the field that is wrong.
 func (n *NewCharity) Validate() error {
 	n.Handle = strings.ToLower(strings.TrimSpace(n.Handle))
-	if !handlePattern.MatchString(n.Handle) {
-		return stipend.Errorf(stipend.EINVALID, "handle: 3 to 39 lowercase letters, digits and dashes")
+	if !handlePattern.MatchString(n.Handle) || accounts.ValidateHandle(n.Handle) != nil {
+		return stipend.Errorf(stipend.EINVALID, "handle: 3 to 39 lowercase letters, digits and single dashes")
 	}
 	if err := stipend.CheckText("name", n.Name, 200, false); err != nil {
 		return err

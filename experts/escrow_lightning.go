@@ -53,7 +53,9 @@ func (s *Service) askLightning(ctx context.Context, p *Profile, q *Question, key
 	out, err := s.store.AskLightning(ctx, q, preimage, key, hash)
 	if err != nil || out.ID != q.ID {
 		// Nobody was given this invoice: a concurrent request with the key won, or storing failed.
-		if cerr := l.Node.CancelInvoice(context.WithoutCancel(ctx), payHash); cerr != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if cerr := l.Node.CancelInvoice(cctx, payHash); cerr != nil {
 			s.opts.Logger.Warn("cancelling an unused hold invoice", "payment_hash", payHash, "error", cerr)
 		}
 		return out, err
@@ -122,9 +124,11 @@ func (s *Service) WatchHolds(ctx context.Context) error {
 }
 
 // followHold subscribes to one question's hold invoice until it is accepted or cancelled. A
-// broken subscription ends it; the next rescan starts another.
+// broken subscription ends it, and so does followLimit, since a stream can stall without
+// breaking (lnd sends nothing at all for a hash it does not know); the next rescan starts
+// another.
 func (s *Service) followHold(ctx context.Context, q Question) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, followLimit)
 	defer cancel()
 	updates, _, err := s.opts.Lightning.Node.SubscribeInvoice(ctx, q.Invoice.Hash)
 	if err != nil {
@@ -134,7 +138,9 @@ func (s *Service) followHold(ctx context.Context, q Question) {
 	for u := range updates {
 		switch u.State {
 		case lightning.InvoiceAccepted:
-			s.openPaid(ctx, q.ID, u)
+			if err := s.openPaid(ctx, q.ID, u); err != nil {
+				s.opts.Logger.Warn("opening a paid question; the next rescan tries again", "question_id", q.ID, "error", err)
+			}
 			return
 		case lightning.InvoiceCanceled:
 			s.closeUnpaid(ctx, q.ID)
@@ -146,34 +152,44 @@ func (s *Service) followHold(ctx context.Context, q Question) {
 	}
 }
 
+// followLimit bounds one subscription to a hold invoice; see followHold.
+const followLimit = 5 * time.Minute
+
 // openPaid opens a question whose HTLC the node accepted. Its deadline is one answer window
 // away, and never later than the HTLC can safely be held from the current height: a payment
 // noticed late (after a restart) gets what is left. An HTLC with no time left is failed back.
-func (s *Service) openPaid(ctx context.Context, id string, u lightning.InvoiceUpdate) {
-	log := s.opts.Logger.With("question_id", id)
+// A question no longer awaiting payment is left as it is. An error means the question could
+// not be opened yet and the caller should try again.
+func (s *Service) openPaid(ctx context.Context, id string, u lightning.InvoiceUpdate) error {
 	info, err := s.opts.Lightning.Node.Info(ctx)
 	if err != nil {
-		log.Warn("reading the node's height to open a paid question", "error", err)
-		return
+		return err
 	}
 	q, err := s.store.Question(ctx, id)
-	if err != nil || q.Status != AwaitingPayment {
-		return
+	if err != nil {
+		return err
+	}
+	if q.Status != AwaitingPayment {
+		return nil
 	}
 	now := s.now()
 	safe := u.HoldLeft(info.BlockHeight)
 	if safe <= 0 {
-		log.Warn("a paid question's HTLC is too close to its expiry to be held; failing it back")
+		s.opts.Logger.Warn("a paid question's HTLC is too close to its expiry to be held; failing it back", "question_id", id)
 		s.closeUnpaid(ctx, id)
-		return
+		return nil
 	}
 	deadline := now.Add(min(q.AnswerWindow, safe))
-	if _, err := s.store.OpenQuestion(ctx, id, HeldHTLC{AcceptHeight: u.AcceptHeight, Expiry: u.HTLCExpiry, AmountMsat: u.AmountPaidMsat},
-		deadline, now); err != nil && stipend.ErrorCode(err) != stipend.ECONFLICT {
-		log.Warn("opening a paid question", "error", err)
-		return
+	_, err = s.store.OpenQuestion(ctx, id, HeldHTLC{AcceptHeight: u.AcceptHeight, Expiry: u.HTLCExpiry, AmountMsat: u.AmountPaidMsat}, deadline, now)
+	switch stipend.ErrorCode(err) {
+	case "":
+		s.opts.Logger.Info("question paid by hold invoice and open", "question_id", id, "deadline", deadline)
+	case stipend.ECONFLICT:
+		return nil // opened or closed meanwhile, by another watcher or the payment check
+	default:
+		return err
 	}
-	log.Info("question paid by hold invoice and open", "deadline", deadline)
+	return nil
 }
 
 // closeUnpaid ends a question whose invoice will not be paid, and cancels the invoice.
@@ -189,18 +205,20 @@ func (s *Service) closeUnpaid(ctx context.Context, id string) {
 }
 
 // htlcNearExpiry reports whether an open question's HTLC has come within Stipend's margin of
-// its expiry. When the height cannot be read it answers no; the next check asks again.
-func (s *Service) htlcNearExpiry(ctx context.Context, q *Question) bool {
+// its expiry. Returns EUNAVAILABLE when the node cannot tell its height.
+func (s *Service) htlcNearExpiry(ctx context.Context, q *Question) (bool, error) {
 	if q.Invoice == nil || q.Invoice.HTLCExpiry == 0 {
-		return false
+		return false, nil
+	}
+	if s.opts.Lightning == nil {
+		return false, stipend.Errorf(stipend.EUNAVAILABLE, "Lightning is not configured on this server")
 	}
 	info, err := s.opts.Lightning.Node.Info(ctx)
 	if err != nil {
-		s.opts.Logger.Warn("reading the node's height for a held question", "question_id", q.ID, "error", err)
-		return false
+		return false, err
 	}
 	u := lightning.InvoiceUpdate{HTLCExpiry: q.Invoice.HTLCExpiry}
-	return info.BlockHeight >= u.CancelByHeight()
+	return info.BlockHeight >= u.CancelByHeight(), nil
 }
 
 // settleNow settles an answered question's hold invoice at once, so that the expert is paid
@@ -339,8 +357,7 @@ func (s *Service) HandlePaymentDue(ctx context.Context, j jobs.Job) error {
 	u, err := s.opts.Lightning.Node.LookupInvoice(ctx, q.Invoice.Hash)
 	switch {
 	case err == nil && u.State == lightning.InvoiceAccepted:
-		s.openPaid(ctx, id, *u)
-		return nil
+		return s.openPaid(ctx, id, *u)
 	case err != nil && stipend.ErrorCode(err) != stipend.ENOTFOUND:
 		return err
 	}

@@ -418,3 +418,58 @@ func expireJob(id string) jobs.Job {
 	payload, _ := json.Marshal(experts.ExpireJob{QuestionID: id})
 	return jobs.Job{Kind: experts.JobExpire, Payload: payload, Attempt: 1, MaxAttempts: 1000}
 }
+
+// TestLightningEscrowEndsEarlyWhenBlocksComeFast holds a payment whose HTLC expires 50 blocks
+// after it is accepted, and mines up to Stipend's margin before the deadline: the answer is
+// refused, the expiry job ends the question at once, and the payer gets the payment back.
+func TestLightningEscrowEndsEarlyWhenBlocksComeFast(t *testing.T) {
+	eachDatabaseInTurn(t, false, func(t *testing.T, w *lnWorld) {
+		ctx := context.Background()
+		svc := experts.NewService(w.st, accounts.NewService(w.st, w.clock.now), experts.Options{FeeBPS: feeBPS, Now: w.clock.now,
+			Lightning: &experts.Lightning{Node: w.platform, CltvExpiry: 50}})
+		payerBefore := w.net.Payer.SettledBalance(t)
+		q, err := svc.Ask(ctx, w.asker, w.expert.Account.Handle, "Quick, before the blocks run out?", experts.EscrowLightning, stipend.NewID("idem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paid := w.pay(t, q)
+		w.waitForAccepted(t, q.Invoice.Hash)
+		u, err := w.platform.LookupInvoice(ctx, q.Invoice.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.HandlePaymentDue(ctx, job(experts.JobPaymentDue, q.ID)); err == nil {
+			t.Fatal("the payment check ran before the invoice expired")
+		}
+		w.clock.forward(w.clock.until(q.Invoice.ExpiresAt) + time.Second)
+		if err := svc.HandlePaymentDue(ctx, job(experts.JobPaymentDue, q.ID)); err != nil {
+			t.Fatal(err)
+		}
+		opened := w.waitStatus(t, q.ID, experts.Open)
+		info, err := w.platform.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.net.MineAndSync(ctx, int(u.CancelByHeight()-info.BlockHeight)); err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Answer(ctx, w.expert, q.ID, "Too late, the blocks ran out")
+		wantCode(t, err, stipend.ECONFLICT)
+		if w.clock.until(opened.Deadline) <= 0 {
+			t.Fatal("the deadline passed; this test is about the height")
+		}
+		if err := svc.HandleExpire(ctx, expireJob(q.ID)); err != nil {
+			t.Fatal(err)
+		}
+		ended, err := w.st.Question(ctx, q.ID)
+		if err != nil || ended.Status != experts.Expired || ended.Invoice.State != experts.HoldCanceled {
+			t.Fatalf("after the blocks: %+v, %v", ended, err)
+		}
+		if p := <-paid; p == nil || p.Status != lightning.PaymentFailed {
+			t.Fatalf("the payer's payment: %+v", p)
+		}
+		if after := w.net.Payer.SettledBalance(t); after != payerBefore {
+			t.Fatalf("the payer node holds %d msat, %d before", after, payerBefore)
+		}
+	})
+}

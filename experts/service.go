@@ -229,8 +229,9 @@ func (s *Service) forExpert(ctx context.Context, actor *accounts.Principal, id s
 
 // Answer answers a question as its expert before its deadline: the escrow is captured and
 // split into the platform fee, the charity's share and the expert's earnings.
-// Returns EFORBIDDEN, EINVALID, ENOTFOUND and ECONFLICT (answered or closed already, or the
-// deadline has passed).
+// Returns EFORBIDDEN, EINVALID, ENOTFOUND, ECONFLICT (not paid yet, answered or closed
+// already, the deadline has passed, or a held payment is about to expire) and EUNAVAILABLE
+// (the Lightning node of a held payment cannot be reached).
 func (s *Service) Answer(ctx context.Context, actor *accounts.Principal, id, answer string) (*Question, error) {
 	q, err := s.forExpert(ctx, actor, id)
 	if err != nil {
@@ -245,6 +246,16 @@ func (s *Service) Answer(ctx context.Context, actor *accounts.Principal, id, ans
 	}
 	if q.Status == AwaitingPayment {
 		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is not paid yet", q.ID)
+	}
+	if q.Status == Open && q.Escrow == EscrowLightning {
+		// An answer is worth taking only while the payment can still be settled.
+		near, err := s.htlcNearExpiry(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if near {
+			return nil, stipend.Errorf(stipend.ECONFLICT, "question %s can no longer be answered: its payment must go back to the asker now", q.ID)
+		}
 	}
 	out, err := s.store.AnswerQuestion(ctx, q.ID, answer, now)
 	if err != nil || out.Escrow != EscrowLightning {
@@ -316,7 +327,11 @@ func (s *Service) HandleExpire(ctx context.Context, j jobs.Job) error {
 		if q.Escrow != EscrowLightning || s.opts.Lightning == nil {
 			return jobs.Snooze(wait)
 		}
-		if !s.htlcNearExpiry(ctx, q) {
+		near, err := s.htlcNearExpiry(ctx, q)
+		if err != nil {
+			s.opts.Logger.Warn("reading the node's height for a held question", "question_id", q.ID, "error", err)
+		}
+		if !near {
 			return jobs.Snooze(min(wait, s.opts.Lightning.HeightCheck))
 		}
 	}

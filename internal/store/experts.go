@@ -638,7 +638,8 @@ func (s *Store) OpenQuestion(ctx context.Context, id string, htlc experts.HeldHT
 
 // AwaitingPayment implements experts.Store.
 func (s *Store) AwaitingPayment(ctx context.Context) ([]experts.Question, error) {
-	return s.questionList(ctx, `status = 'awaiting_payment'`)
+	// The invoice's state is indexed; the question's status agrees with it.
+	return s.questionList(ctx, `i.state = 'open' AND status = 'awaiting_payment'`)
 }
 
 // questionList reads every question that meets cond, oldest first. It is for the sets that

@@ -212,7 +212,13 @@ func checkEscrow(q experts.Question, node map[string]lightning.InvoiceUpdate, ad
 		add(q.ID, "lnd received %d msat, the ledger credited %d msat", inv.AmountPaidMsat, h.AmountPaidMsat)
 	case h.State == experts.HoldSettled && q.LedgerTx == "":
 		add(q.ID, "settled without a ledger transaction")
-	case inv.State == lightning.InvoiceAccepted && h.State != experts.HoldAccepted && h.State != experts.HoldSettle && h.State != experts.HoldCancel:
+	case inv.State == lightning.InvoiceCanceled && (h.State == experts.HoldAccepted || h.State == experts.HoldSettle):
+		add(q.ID, "lnd cancelled the payer's HTLC, but the question is %s and its invoice %s: the answer cannot be paid", q.Status, h.State)
+	case inv.State == lightning.InvoiceAccepted && (h.State == experts.HoldSettle || h.State == experts.HoldCancel):
+		add(q.ID, "lnd still holds the payer's HTLC, which the question's %s job has not reached yet", h.State)
+	case inv.State == lightning.InvoiceAccepted && h.State == experts.HoldOpen:
+		add(q.ID, "lnd holds the payer's HTLC, but the question has not opened")
+	case inv.State == lightning.InvoiceAccepted && h.State != experts.HoldAccepted:
 		add(q.ID, "lnd holds the payer's HTLC, but the question is %s and its invoice %s", q.Status, h.State)
 	case h.State == experts.HoldFailed:
 		add(q.ID, "the node refused to settle the hold invoice of an answered question (lnd: %s)", inv.State)

@@ -105,6 +105,12 @@ func TestReconcileFindsEveryDisagreement(t *testing.T) {
 		{"an HTLC still held for a question that ended", func(l *ledgerSide) {
 			l.escrows[2].Invoice.State = experts.HoldCanceled
 		}, func(n *nodeSide) { n.invoices[3].State = lightning.InvoiceAccepted }, "lnd holds the payer's HTLC, but the question is expired"},
+		{"an HTLC lnd cancelled under an open question", nil, func(n *nodeSide) { n.invoices[2].State = lightning.InvoiceCanceled },
+			"lnd cancelled the payer's HTLC, but the question is open"},
+		{"a settle that has not reached the node", func(l *ledgerSide) { l.escrows[1].Invoice.State = experts.HoldSettle }, nil,
+			"settle job has not reached"},
+		{"a paid question that did not open", func(l *ledgerSide) { l.escrows[1].Invoice.State = experts.HoldOpen }, nil,
+			"has not opened"},
 		{"a hold invoice lnd does not know", nil, func(n *nodeSide) { n.invoices = n.invoices[:2] }, "lnd has no hold invoice of hash q_held"},
 		{"a settle the node refused", func(l *ledgerSide) { l.escrows[0].Invoice.State = experts.HoldFailed }, func(n *nodeSide) {
 			n.invoices[1].State = lightning.InvoiceCanceled
