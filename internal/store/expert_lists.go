@@ -92,21 +92,8 @@ func (s *Store) List(ctx context.Context, idOrHandle string) (*experts.List, err
 
 // Lists implements experts.Store.
 func (s *Store) Lists(ctx context.Context) ([]experts.List, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+listColumns+` FROM expert_lists ORDER BY handle`)
+	out, err := queryAll(ctx, s.db, `SELECT `+listColumns+` FROM expert_lists ORDER BY handle`, scanList)
 	if err != nil {
-		return nil, err
-	}
-	var out []experts.List
-	for rows.Next() {
-		l, err := scanList(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, *l)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {

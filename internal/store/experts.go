@@ -127,21 +127,8 @@ func charityAddress(ctx context.Context, q querier, charityID string) (string, e
 
 // Charities implements experts.Store.
 func (s *Store) Charities(ctx context.Context) ([]experts.Charity, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+charityColumns+` FROM charities ORDER BY handle`)
+	out, err := queryAll(ctx, s.db, `SELECT `+charityColumns+` FROM charities ORDER BY handle`, scanCharity)
 	if err != nil {
-		return nil, err
-	}
-	var out []experts.Charity
-	for rows.Next() {
-		c, err := scanCharity(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -463,8 +450,12 @@ func (s *Store) endQuestion(ctx context.Context, tx *db.Tx, id, from, to string,
 // decideHold marks the hold invoice of question id, in state from, to be settled or cancelled
 // (state to) and schedules the job that does it, in transaction tx.
 func (s *Store) decideHold(ctx context.Context, tx *db.Tx, id string, from []string, to, job string, now time.Time) error {
-	res, err := tx.Exec(ctx, `UPDATE question_invoices SET state = ?, updated_at = ? WHERE question_id = ? AND state IN (?, ?)`,
-		to, now.UnixMicro(), id, from[0], from[len(from)-1])
+	args := []any{to, now.UnixMicro(), id}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	res, err := tx.Exec(ctx, `UPDATE question_invoices SET state = ?, updated_at = ? WHERE question_id = ? AND state IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ")+`)`, args...)
 	if err != nil {
 		return err
 	}
@@ -642,24 +633,10 @@ func (s *Store) AwaitingPayment(ctx context.Context) ([]experts.Question, error)
 	return s.questionList(ctx, `i.state = 'open' AND status = 'awaiting_payment'`)
 }
 
-// questionList reads every question that meets cond, oldest first. It is for the sets that
-// stay small, such as the questions awaiting payment; listings people page through use
-// Questions.
+// questionList reads every question that meets cond, oldest first, for the sets that stay
+// small; listings people page through use Questions.
 func (s *Store) questionList(ctx context.Context, cond string, args ...any) ([]experts.Question, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+questionColumns+` FROM `+questionTable+` WHERE `+cond+` ORDER BY id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []experts.Question
-	for rows.Next() {
-		q, err := scanQuestion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *q)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, `SELECT `+questionColumns+` FROM `+questionTable+` WHERE `+cond+` ORDER BY id`, scanQuestion, args...)
 }
 
 // HoldPreimage implements experts.Store.

@@ -67,3 +67,23 @@ func queryPage[T any](ctx context.Context, q querier, p newestFirst, scan func(i
 	}
 	return out, next, nil
 }
+
+// queryAll reads every row of query with scan, for the sets that stay small (the charity
+// registry, the lists, the questions awaiting payment); listings people page through use
+// queryPage. The rows are closed before it returns, so that the caller may query again.
+func queryAll[T any](ctx context.Context, q querier, query string, scan func(interface{ Scan(...any) error }) (*T, error), args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
