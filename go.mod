@@ -18,6 +18,7 @@ require (
 	github.com/lightningnetwork/lnd v0.21.3-beta
 	github.com/pressly/goose/v3 v3.28.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/stripe/stripe-go/v76 v76.25.0
 	google.golang.org/grpc v1.83.2
 	modernc.org/sqlite v1.60.1
 )

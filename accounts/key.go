@@ -22,17 +22,18 @@ const (
 	ScopeCIReport  = "ci:report"
 	ScopeAnswer    = "experts:answer"
 	ScopePayouts   = "payouts:write"
+	ScopeEndpoints = "endpoints:write"
 )
 
 // KnownScopes returns every scope.
 func KnownScopes() []string {
-	return []string{ScopeAdmin, ScopeRead, ScopeKeys, ScopeTransfers, ScopeBounties, ScopeCIReport, ScopeAnswer, ScopePayouts}
+	return []string{ScopeAdmin, ScopeRead, ScopeKeys, ScopeTransfers, ScopeBounties, ScopeCIReport, ScopeAnswer, ScopePayouts, ScopeEndpoints}
 }
 
 // DefaultScopes returns the scopes given to a new key that names none: everything a person
 // does with their own account. CI tokens and admin keys are asked for by name.
 func DefaultScopes() []string {
-	return []string{ScopeRead, ScopeKeys, ScopeTransfers, ScopeBounties, ScopeAnswer, ScopePayouts}
+	return []string{ScopeRead, ScopeKeys, ScopeTransfers, ScopeBounties, ScopeAnswer, ScopePayouts, ScopeEndpoints}
 }
 
 // Key is an API key. Its secret is shown once, when it is created; Stipend keeps only a hash.

@@ -351,3 +351,15 @@ func (s *Service) RemoveMember(ctx context.Context, actor *Principal, orgID, mem
 	}
 	return s.store.Account(ctx, orgID)
 }
+
+// ByPayment returns a principal for account id that carries only scope, for a request that
+// proves its right to act for the account by a credential other than an API key: an L402
+// token minted for that account, when the account asked for it with a key of that scope.
+// Returns ENOTFOUND.
+func (s *Service) ByPayment(ctx context.Context, id, scope string) (*Principal, error) {
+	a, err := s.store.Account(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Account: *a, Key: Key{ID: "l402", AccountID: a.ID, Name: "L402 token", Scopes: []string{scope}}}, nil
+}

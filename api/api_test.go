@@ -81,16 +81,19 @@ func TestOpenAPIDocumentAgreesWithRoutes(t *testing.T) {
 			"/v1/bounties/{id}/submissions/{submission}/approve": true, "/v1/admin/github-links": true,
 			"/v1/github/link/confirm": true, "/v1/experts/{handle}/questions": true, "/v1/questions/{id}/answer": true,
 			"/v1/questions/{id}/decline": true, "/v1/lists/{list}/questions": true, "/v1/list-questions/{id}/replies": true,
+			"/v1/card-fundings": true,
 		}[parts[1]]
 		hdr := op.Parameters.GetByInAndName("header", "Idempotency-Key")
 		if movesMoney != (hdr != nil && hdr.Required) {
 			t.Errorf("%s: Idempotency-Key documented as required = %v, want %v", k, hdr != nil && hdr.Required, movesMoney)
 		}
 		public := parts[1] == "/healthz" || parts[1] == "/readyz" || parts[1] == "/metrics" || parts[1] == "/openapi.json" || parts[1] == "/v1/github/callback" ||
+			parts[1] == "/v1/stripe/webhook" || parts[1] == "/v1/stripe/connect/done" ||
 			(parts[0] == http.MethodGet && map[string]bool{
 				"/v1/bounties": true, "/v1/bounties/{id}": true, "/v1/bounties/{id}/statement": true,
 				"/v1/charities": true, "/v1/charities/{charity}": true, "/v1/charities/{charity}/donations": true,
 				"/v1/experts": true, "/v1/experts/{handle}": true, "/v1/lists": true, "/v1/lists/{list}": true,
+				"/v1/endpoints/{id}": true,
 			}[parts[1]])
 		if secured := op.Security != nil && len(*op.Security) > 0; secured == public {
 			t.Errorf("%s: documented as needing an API key = %v", k, secured)

@@ -14,6 +14,7 @@ import (
 	"github.com/stipend/stipend/api/wire"
 	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/internal/apptest"
+	"github.com/stipend/stipend/internal/config"
 	"github.com/stipend/stipend/internal/db"
 	"github.com/stipend/stipend/internal/dbtest"
 	"github.com/stipend/stipend/internal/jobs"
@@ -784,4 +785,32 @@ func TestAskReplaysWithTheSameIdempotencyKey(t *testing.T) {
 		}
 		ts.checkLedger()
 	})
+}
+
+// TestLightningAsksDrawOnTheChallengeAllowance limits unpaid Lightning questions per asker as
+// 402 challenges are limited: each costs a hold invoice. Without a node the allowed asks are
+// refused as unavailable; past the burst they are refused before reaching the node.
+func TestLightningAsksDrawOnTheChallengeAllowance(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, dbtest.Open(t, db.SQLite), apptest.WithPaywall(config.Paywall{ChallengeRate: 1, ChallengeBurst: 2}))
+	expert, expertKey := ts.createUser("lim-expert")
+	asker, askerKey := ts.createUser("lim-asker")
+	ts.setExpert(expertKey, expertRequest(2_000_000, "BTC"))
+	for i, want := range []int{http.StatusServiceUnavailable, http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		resp := ts.do(http.MethodPost, "/v1/experts/"+expert.Handle+"/questions", askerKey,
+			wire.AskRequest{Question: "How do I drain a node?", Escrow: "lightning"}, idem(fmt.Sprintf("lim-%d", i)), nil)
+		if resp.StatusCode != want {
+			t.Fatalf("Lightning ask %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+		if want == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	// Asking from the balance takes no invoice and is not limited.
+	ts.credit(asker.ID, 2_000_000, "BTC")
+	resp := ts.do(http.MethodPost, "/v1/experts/"+expert.Handle+"/questions", askerKey,
+		wire.AskRequest{Question: "How do I drain a node?"}, idem("lim-balance"), nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("a balance ask after the allowance ran out: %d, want 201", resp.StatusCode)
+	}
 }

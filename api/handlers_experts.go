@@ -273,6 +273,15 @@ func (s *Server) askExpert(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
+	if req.Escrow == experts.EscrowLightning {
+		// Each Lightning ask costs a hold invoice and a subscription until it is paid or
+		// expires, as a 402 challenge costs an invoice: both draw on the caller's challenge
+		// allowance.
+		if wait, ok := s.challenges.allow(s.challengeClient(c)); !ok {
+			c.Response().Header().Set("Retry-After", wait)
+			return stipend.Errorf(stipend.ERATELIMITED, "too many unpaid Lightning questions from this account: retry later")
+		}
+	}
 	q, err := s.experts.Ask(c.Request().Context(), principal(c), c.Param("handle"), req.Question, req.Escrow, idempotencyKey(c))
 	if err != nil {
 		return err

@@ -52,24 +52,24 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Write(body)
 		hash := hex.EncodeToString(h.Sum(nil))
 
-		p := principal(c)
+		owner := idempotencyOwner(c)
 		ctx := c.Request().Context()
 		deadline := time.Now().Add(s.opts.IdempotencyWait)
 		for {
-			state, token, resp, err := s.idem.Begin(ctx, p.Account.ID, key, hash, s.opts.IdempotencyLease)
+			state, token, resp, err := s.idem.Begin(ctx, owner, key, hash, s.opts.IdempotencyLease)
 			if err != nil {
 				return err
 			}
 			switch state {
 			case idempotency.Started:
 				c.Set(idempotencyKeyCtx, key)
-				return s.runAndRemember(c, next, p.Account.ID, key, token)
+				return s.runAndRemember(c, next, owner, key, token)
 			case idempotency.Replay:
 				return replay(c, resp)
 			case idempotency.Mismatch:
 				return stipend.Errorf(stipend.EIDEMPOTENCYMISMATCH, "this Idempotency-Key was already used for a different request")
 			}
-			resp, err = s.awaitFirst(ctx, p.Account.ID, key, hash, deadline)
+			resp, err = s.awaitFirst(ctx, owner, key, hash, deadline)
 			if stipend.ErrorCode(err) == stipend.ECONFLICT {
 				c.Response().Header().Set("Retry-After", "1")
 			}
@@ -145,7 +145,9 @@ func (s *Server) runAndRemember(c echo.Context, next echo.HandlerFunc, principal
 		c.Error(err)
 	}
 	status := c.Response().Status
-	if status >= 500 || !c.Response().Committed {
+	// A server error is not an answer, and neither is a 402: the request is to be sent again,
+	// paid, under the same key.
+	if status >= 500 || status == http.StatusPaymentRequired || !c.Response().Committed {
 		return nil
 	}
 	r := idempotency.Response{Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes()}
@@ -164,6 +166,19 @@ func (s *Server) runAndRemember(c echo.Context, next echo.HandlerFunc, principal
 func replay(c echo.Context, r *idempotency.Response) error {
 	c.Response().Header().Set(HeaderIdempotencyReplayed, "true")
 	return c.Blob(r.Status, r.ContentType, r.Body)
+}
+
+// idempotencyOwnerKey holds, for a paid request, whose Idempotency-Keys it uses: see
+// idempotencyOwner.
+const idempotencyOwnerKey = "stipend.idempotency_owner"
+
+// idempotencyOwner is whose key space an Idempotency-Key belongs to: the authenticated account,
+// or for a request paid over Lightning by someone who may have no account, its payment.
+func idempotencyOwner(c echo.Context) string {
+	if o, ok := c.Get(idempotencyOwnerKey).(string); ok && o != "" {
+		return o
+	}
+	return principal(c).Account.ID
 }
 
 // idempotencyKey returns the Idempotency-Key of a money-moving request.

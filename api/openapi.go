@@ -103,7 +103,23 @@ func (s *Server) buildOpenAPI() (*openapi3.T, []byte, error) {
 			op.Responses.Set("default", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("An error, as problem JSON.").
 				WithContent(openapi3.NewContentWithSchemaRef(problem, []string{"application/problem+json"}))})
 		}
-		doc.AddOperation(r.Path, r.Method, op)
+		if r.Priced != nil {
+			op.Security = &openapi3.SecurityRequirements{{"bearer": []string{}}, {}}
+			op.Description = "Priced per call. Without a credential the answer is 402 with WWW-Authenticate challenges (LSAT, L402, Payment, Bearer) and this body; " +
+				"retry with Authorization: L402 <macaroon>:<preimage>, Payment <credential> or Bearer <API key with the transfers:write scope>. " +
+				"A paid success carries a Payment-Receipt header."
+			op.AddResponse(http.StatusPaymentRequired, openapi3.NewResponse().WithDescription("Payment Required").
+				WithContent(openapi3.NewContentWithSchemaRef(ref(wire.PaymentRequired{}), []string{"application/problem+json"})))
+		}
+		for _, m := range r.methods() {
+			if len(r.Methods) > 0 {
+				opm := *op
+				opm.OperationID = r.Name + strings.ToUpper(m[:1]) + strings.ToLower(m[1:])
+				doc.AddOperation(r.Path, m, &opm)
+				continue
+			}
+			doc.AddOperation(r.Path, m, op)
+		}
 	}
 	if genErr != nil {
 		return nil, nil, genErr
@@ -115,8 +131,8 @@ func (s *Server) buildOpenAPI() (*openapi3.T, []byte, error) {
 	return doc, b, err
 }
 
-// strictObjects marks the fields without omitempty as required and closes every object to
-// undeclared properties, as the API's JSON decoding is closed to unknown fields.
+// strictObjects marks the fields without omitempty or omitzero as required and closes every
+// object to undeclared properties, as the API's JSON decoding is closed to unknown fields.
 func strictObjects(name string, t reflect.Type, tag reflect.StructTag, schema *openapi3.Schema) error {
 	if t.Kind() != reflect.Struct || schema.Type == nil || !schema.Type.Is(openapi3.TypeObject) {
 		return nil
@@ -138,7 +154,9 @@ func requiredFields(t reflect.Type, out []string) []string {
 			continue
 		}
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" || strings.Contains(opts, "omitempty") {
+		// omitzero leaves a field out as omitempty does (the 402's expires_at when there is no
+		// invoice), so it is not required either.
+		if name == "" || name == "-" || strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
 			continue
 		}
 		out = append(out, name)

@@ -35,6 +35,17 @@ type route struct {
 	// RawRequest lists the media types of a request body that is not JSON described by
 	// Request (uploads of CI results).
 	RawRequest []string
+
+	// Priced makes the route paid per call (DESIGN.md section 6): it computes the offer, and
+	// the paywall takes the place of Auth (credits authenticate an API key themselves).
+	Priced pricer
+	// Tail makes the last path parameter match the rest of the path, slashes included.
+	Tail bool
+	// Methods, when set, serves the route under each of these methods instead of Method.
+	Methods []string
+	// Deposit makes an Auth route that spends the caller's balance payable over Lightning: a
+	// caller short of funds gets a 402 whose L402 token is bound to their account.
+	Deposit depositPricer
 }
 
 type param struct {
@@ -100,6 +111,25 @@ func (s *Server) routes() []route {
 		{Method: http.MethodGet, Path: "/v1/fundings/{id}", Handler: s.getFunding, Name: "getFunding", Tag: "fundings",
 			Summary: "A funding and whether its invoice was paid.", Auth: true, Scope: accounts.ScopeRead,
 			Response: wire.Funding{}, Status: http.StatusOK},
+
+		{Method: http.MethodPost, Path: "/v1/card-fundings", Handler: s.createCardFunding, Name: "createCardFunding", Tag: "fundings",
+			Summary: "Fund an account by card in USD or EUR: a Stripe PaymentIntent whose client_secret the payer confirms with Stripe.js; the balance is credited when Stripe reports the payment succeeded.",
+			Auth:    true, Scope: accounts.ScopeRead, MovesMoney: true, Request: wire.CreateCardFundingRequest{}, Response: wire.CardFunding{},
+			Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/card-fundings/{id}", Handler: s.getCardFunding, Name: "getCardFunding", Tag: "fundings",
+			Summary: "A card funding and whether it was credited.", Auth: true, Scope: accounts.ScopeRead, Response: wire.CardFunding{},
+			Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/stripe/connect", Handler: s.connectStripe, Name: "connectStripe", Tag: "payouts",
+			Summary: "Give an account a Stripe Connect account for payouts in USD and EUR, once, and get the link where its owner onboards.",
+			Auth:    true, Scope: accounts.ScopePayouts, Request: wire.ConnectRequest{}, Response: wire.Connect{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/stripe/connect", Handler: s.getStripeConnect, Name: "getStripeConnect", Tag: "payouts",
+			Summary: "An account's Stripe Connect account and whether Stripe enabled its payouts.", Auth: true, Scope: accounts.ScopeRead,
+			Query: []param{{"account_id", "An account the caller may read; default the caller's."}}, Response: wire.Connect{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/stripe/connect/done", Handler: s.stripeConnectDone, Name: "stripeConnectDone", Tag: "payouts",
+			Summary: "Where Stripe's onboarding sends a payee back: a page saying what happens next.", Status: http.StatusOK, Raw: "text/html"},
+		{Method: http.MethodPost, Path: "/v1/stripe/webhook", Handler: s.stripeWebhook, Name: "stripeWebhook", Tag: "operations",
+			Summary: "Stripe's events, signed (Stripe-Signature); each event id is applied once.", RawRequest: []string{"application/json"},
+			Response: wire.WebhookReceived{}, Status: http.StatusOK},
 
 		{Method: http.MethodPost, Path: "/v1/payouts", Handler: s.createPayout, Name: "createPayout", Tag: "payouts",
 			Summary: "Withdraw to a BOLT11 invoice, a Lightning Address or an LNURL-pay link.", Auth: true, Scope: accounts.ScopePayouts,
@@ -217,7 +247,8 @@ func (s *Server) routes() []route {
 			Summary: "An expert's public profile and record.", Response: wire.Expert{}, Status: http.StatusOK},
 		{Method: http.MethodPost, Path: "/v1/experts/{handle}/questions", Handler: s.askExpert, Name: "askExpert", Tag: "experts",
 			Summary: "Ask an expert a question: the expert's price is held on the caller's balance until it is answered (paid), declined or expires (returned).",
-			Auth:    true, Scope: accounts.ScopeTransfers, MovesMoney: true, Request: wire.AskRequest{}, Response: wire.Question{}, Status: http.StatusCreated},
+			Auth:    true, Scope: accounts.ScopeTransfers, MovesMoney: true, Request: wire.AskRequest{}, Response: wire.Question{}, Status: http.StatusCreated,
+			Deposit: s.askOffer},
 		{Method: http.MethodGet, Path: "/v1/questions", Handler: s.listQuestions, Name: "listQuestions", Tag: "experts",
 			Summary: "The questions the caller asked, newest first.", Auth: true, Scope: accounts.ScopeRead,
 			Query: []param{
@@ -276,6 +307,22 @@ func (s *Server) routes() []route {
 			Summary: "Reply to a list question once, as a member of its list: paid while responses bought are left, split into the platform fee, the member's charity share and earnings.",
 			Auth:    true, Scope: accounts.ScopeAnswer, MovesMoney: true, Request: wire.ReplyRequest{}, Response: wire.ListQuestion{}, Status: http.StatusOK},
 
+		{Method: http.MethodPost, Path: "/v1/endpoints", Handler: s.createEndpoint, Name: "createEndpoint", Tag: "endpoints",
+			Summary: "Register an upstream API to sell per call through /x/{id}/…: its URL, the paths that may be called and a price per call.",
+			Auth:    true, Scope: accounts.ScopeEndpoints, Request: wire.CreateEndpointRequest{}, Response: wire.Endpoint{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/v1/endpoints", Handler: s.listEndpoints, Name: "listEndpoints", Tag: "endpoints",
+			Summary: "The caller's endpoints, newest first.", Auth: true, Scope: accounts.ScopeRead, Response: wire.EndpointList{}, Status: http.StatusOK},
+		{Method: http.MethodGet, Path: "/v1/endpoints/{id}", Handler: s.getEndpoint, Name: "getEndpoint", Tag: "endpoints",
+			Summary:  "An active endpoint's price and the paths it serves (public; the upstream is shown to its owner only).",
+			Response: wire.Endpoint{}, Status: http.StatusOK},
+		{Method: http.MethodPost, Path: "/v1/endpoints/{id}/disable", Handler: s.disableEndpoint, Name: "disableEndpoint", Tag: "endpoints",
+			Summary: "Stop selling an endpoint's calls (its owner).", Auth: true, Scope: accounts.ScopeEndpoints,
+			Response: wire.Endpoint{}, Status: http.StatusOK},
+		{Methods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			Path: "/x/{endpoint}/{path}", Tail: true, Handler: s.proxyEndpoint, Name: "callEndpoint", Tag: "endpoints",
+			Summary: "Call a provider's endpoint, paid per call: without a credential, 402 offers an L402/LSAT token and a Payment charge for one invoice, and credits (Authorization: Bearer <API key>). The call is proxied to the upstream; it is charged only when the upstream answers below 400.",
+			Priced:  s.endpointOffer, Status: http.StatusOK, Raw: "application/octet-stream"},
+
 		{Method: http.MethodPost, Path: "/v1/admin/credits", Handler: s.adminCredit, Name: "createAdminCredit", Tag: "admin",
 			Summary: "Credit an account from outside Stipend, recorded as an admin credit (admin).", Auth: true,
 			Scope: accounts.ScopeAdmin, MovesMoney: true,
@@ -283,13 +330,25 @@ func (s *Server) routes() []route {
 	}
 }
 
-// echoPath turns /v1/keys/{id} into echo's /v1/keys/:id.
-func echoPath(p string) string {
+// echoPath turns /v1/keys/{id} into echo's /v1/keys/:id, and the last parameter of a Tail
+// route into echo's *.
+func echoPath(p string, tail bool) string {
 	parts := strings.Split(p, "/")
 	for i, s := range parts {
 		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
 			parts[i] = ":" + s[1:len(s)-1]
 		}
 	}
+	if tail {
+		parts[len(parts)-1] = "*"
+	}
 	return strings.Join(parts, "/")
+}
+
+// methods returns the methods a route is served under.
+func (r route) methods() []string {
+	if len(r.Methods) > 0 {
+		return r.Methods
+	}
+	return []string{r.Method}
 }

@@ -18,21 +18,32 @@ import (
 
 	"github.com/stipend/stipend/accounts"
 	"github.com/stipend/stipend/bounties"
+	"github.com/stipend/stipend/endpoints"
 	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/internal/idempotency"
 	"github.com/stipend/stipend/payments"
 	"github.com/stipend/stipend/payments/funding"
 	"github.com/stipend/stipend/payments/payout"
+	"github.com/stipend/stipend/payments/paywall"
+	"github.com/stipend/stipend/payments/stripe"
 )
 
 // Deps are the domain services the API calls.
 type Deps struct {
-	Accounts    *accounts.Service
-	Payments    *payments.Service
-	Fundings    *funding.Service
-	Payouts     *payout.Service
-	Bounties    *bounties.Service
-	Experts     *experts.Service
+	Accounts  *accounts.Service
+	Payments  *payments.Service
+	Fundings  *funding.Service
+	Payouts   *payout.Service
+	Bounties  *bounties.Service
+	Experts   *experts.Service
+	Endpoints *endpoints.Service
+	// Paywall sells priced calls; nil answers priced routes with 503.
+	Paywall *paywall.Service
+	// Stripe funds balances by card and onboards payees; StripeVerifier checks its webhooks.
+	Stripe         *stripe.Service
+	StripeVerifier stripe.Verifier
+	// Now is the clock webhook timestamps are judged by; time.Now when nil.
+	Now         func() time.Time
 	Idempotency idempotency.Store
 	// Ready reports whether the service can take traffic (database up, schema current).
 	Ready func(context.Context) error
@@ -52,25 +63,39 @@ type Options struct {
 	// waits for the first one's response.
 	IdempotencyLease time.Duration
 	IdempotencyWait  time.Duration
+	// ChallengeRate and ChallengeBurst limit the 402 challenges issued to one client, per
+	// minute and at once; ChallengeBurst 0 means no limit.
+	ChallengeRate  float64
+	ChallengeBurst int
+	// Upstream is the HTTP client that calls providers' endpoints; ProxyResponseLimit bounds
+	// an upstream's response in bytes (default 8 MiB).
+	Upstream           *http.Client
+	ProxyResponseLimit int64
 }
 
 // Server is the HTTP API.
 type Server struct {
-	echo     *echo.Echo
-	accounts *accounts.Service
-	payments *payments.Service
-	fundings *funding.Service
-	payouts  *payout.Service
-	bounties *bounties.Service
-	experts  *experts.Service
-	idem     idempotency.Store
-	ready    func(context.Context) error
-	log      *slog.Logger
-	registry *prometheus.Registry
-	metrics  *metrics
-	opts     Options
-	doc      *openapi3.T
-	docJSON  []byte
+	echo           *echo.Echo
+	accounts       *accounts.Service
+	payments       *payments.Service
+	fundings       *funding.Service
+	payouts        *payout.Service
+	bounties       *bounties.Service
+	experts        *experts.Service
+	endpoints      *endpoints.Service
+	paywall        *paywall.Service
+	stripe         *stripe.Service
+	stripeVerifier stripe.Verifier
+	now            func() time.Time
+	challenges     *challengeLimiter
+	idem           idempotency.Store
+	ready          func(context.Context) error
+	log            *slog.Logger
+	registry       *prometheus.Registry
+	metrics        *metrics
+	opts           Options
+	doc            *openapi3.T
+	docJSON        []byte
 }
 
 // New builds the API with every route of the route table.
@@ -87,6 +112,15 @@ func New(d Deps, o Options) (*Server, error) {
 	if o.IdempotencyWait == 0 {
 		o.IdempotencyWait = 30 * time.Second
 	}
+	if o.ProxyResponseLimit == 0 {
+		o.ProxyResponseLimit = 8 << 20
+	}
+	if o.Upstream == nil {
+		o.Upstream = &http.Client{Timeout: 30 * time.Second}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,18 +128,24 @@ func New(d Deps, o Options) (*Server, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		echo:     echo.New(),
-		accounts: d.Accounts,
-		payments: d.Payments,
-		fundings: d.Fundings,
-		payouts:  d.Payouts,
-		bounties: d.Bounties,
-		experts:  d.Experts,
-		idem:     d.Idempotency,
-		ready:    d.Ready,
-		log:      d.Logger,
-		registry: d.Registry,
-		opts:     o,
+		echo:           echo.New(),
+		accounts:       d.Accounts,
+		payments:       d.Payments,
+		fundings:       d.Fundings,
+		payouts:        d.Payouts,
+		bounties:       d.Bounties,
+		experts:        d.Experts,
+		endpoints:      d.Endpoints,
+		paywall:        d.Paywall,
+		stripe:         d.Stripe,
+		stripeVerifier: d.StripeVerifier,
+		now:            d.Now,
+		challenges:     newChallengeLimiter(o.ChallengeRate, o.ChallengeBurst),
+		idem:           d.Idempotency,
+		ready:          d.Ready,
+		log:            d.Logger,
+		registry:       d.Registry,
+		opts:           o,
 	}
 	m, err := newMetrics(d.Registry)
 	if err != nil {
@@ -114,10 +154,13 @@ func New(d Deps, o Options) (*Server, error) {
 	s.metrics = m
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
+	// The client's address is the connection's, not what a header claims: challenges are
+	// rate-limited by it.
+	e.IPExtractor = echo.ExtractIPDirect()
 	ownLimit := map[string]bool{}
 	for _, r := range s.routes() {
 		if r.BodyLimit > 0 {
-			ownLimit[echoPath(r.Path)] = true
+			ownLimit[echoPath(r.Path, r.Tail)] = true
 		}
 	}
 	e.HTTPErrorHandler = s.handleError
@@ -136,13 +179,24 @@ func New(d Deps, o Options) (*Server, error) {
 		if r.BodyLimit > 0 {
 			mw = append(mw, middleware.BodyLimit(strconv.FormatInt(r.BodyLimit, 10)+"B"))
 		}
-		if r.Auth {
+		switch {
+		case r.Deposit != nil:
+			mw = append(mw, s.payable(r.Scope, r.Deposit))
+		case r.Priced != nil:
+			// The paywall authenticates credits itself and runs the Idempotency-Key
+			// machinery under the payer's name.
+			mw = append(mw, s.priced(r.Priced, r.MovesMoney))
+		case r.Auth:
 			mw = append(mw, s.authenticate(r.Scope))
-		}
-		if r.MovesMoney {
+			if r.MovesMoney {
+				mw = append(mw, s.idempotent)
+			}
+		case r.MovesMoney:
 			mw = append(mw, s.idempotent)
 		}
-		e.Add(r.Method, echoPath(r.Path), r.Handler, mw...)
+		for _, m := range r.methods() {
+			e.Add(m, echoPath(r.Path, r.Tail), r.Handler, mw...)
+		}
 	}
 	if s.doc, s.docJSON, err = s.buildOpenAPI(); err != nil {
 		return nil, err
@@ -171,6 +225,9 @@ func (s *Server) Routes() []Route {
 		for i, p := range parts {
 			if strings.HasPrefix(p, ":") {
 				parts[i] = "{" + p[1:] + "}"
+			}
+			if p == "*" {
+				parts[i] = "{path}"
 			}
 		}
 		out = append(out, Route{Method: r.Method, Path: strings.Join(parts, "/")})

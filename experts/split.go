@@ -1,13 +1,12 @@
 package experts
 
 import (
-	"math/bits"
-
 	"github.com/stipend/stipend"
+	"github.com/stipend/stipend/payments/ledger"
 )
 
 // MaxBPS is 100 % in basis points.
-const MaxBPS = 10_000
+const MaxBPS = ledger.MaxBPS
 
 // Parts is how the price of an answered question is shared out.
 type Parts struct {
@@ -31,15 +30,7 @@ func Split(price, feeBPS, shareBPS int64) (Parts, error) {
 	if shareBPS < 0 || shareBPS > MaxBPS {
 		return Parts{}, stipend.Errorf(stipend.EINVALID, "charity share: must be between 0 %% and 100 %%")
 	}
-	fee := mulDiv(price, feeBPS)
-	charity := mulDiv(price-fee, shareBPS)
+	fee := ledger.ShareBPS(price, feeBPS)
+	charity := ledger.ShareBPS(price-fee, shareBPS)
 	return Parts{Fee: fee, Charity: charity, Earnings: price - fee - charity}, nil
-}
-
-// mulDiv returns v × bps / MaxBPS rounded down, for v ≥ 0 and 0 ≤ bps ≤ MaxBPS, without
-// overflow: the product is taken in 128 bits, and the result is at most v.
-func mulDiv(v, bps int64) int64 {
-	hi, lo := bits.Mul64(uint64(v), uint64(bps))
-	q, _ := bits.Div64(hi, lo, MaxBPS)
-	return int64(q)
 }

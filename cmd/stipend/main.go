@@ -173,6 +173,7 @@ commands:
   fund AMOUNT                  a Lightning invoice that credits your account when paid
   payout DESTINATION [AMOUNT]  withdraw to a Lightning invoice, Lightning Address or LNURL
   payouts [show|cancel]        list payouts, show one, cancel one not yet sent
+  pay URL --max-price AMOUNT   call a priced URL, paying its 402 (L402, Payment, credits) up to a price
   preferences [set]            how each asset is paid out: kept, or swept to Lightning
   bounty create                fund a task: a reward per unit, the platform fee on top
   bounty list|show             find bounties and read their accounts (no API key needed)
@@ -251,6 +252,7 @@ func commands() *node {
 		"transfer": {run: cmdTransfer},
 		"fund":     {run: cmdFund},
 		"payout":   {run: cmdPayout},
+		"pay":      {run: cmdPay},
 		"payouts": {run: cmdPayouts, order: []string{"show", "cancel"}, sub: map[string]*node{
 			"show":   {run: cmdPayoutsShow},
 			"cancel": {run: cmdPayoutsCancel},

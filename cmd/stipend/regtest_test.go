@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -14,7 +19,9 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 
+	"github.com/stipend/stipend/api/wire"
 	"github.com/stipend/stipend/internal/apptest"
+	"github.com/stipend/stipend/internal/config"
 	"github.com/stipend/stipend/internal/db"
 	"github.com/stipend/stipend/internal/regtest"
 )
@@ -200,5 +207,58 @@ func TestAskLightningOnRegtest(t *testing.T) {
 	}
 	if got := ts.availableOf(t, expertKey, expert.ID, "BTC"); got != 1_560_000 {
 		t.Fatalf("the expert has %d msat, want the earnings, 1560000", got)
+	}
+}
+
+// TestPayOnRegtest runs "stipend pay" against a provider's endpoint on the regtest network,
+// paying from the payer's own lnd: the first run pays the 402's invoice and prints the
+// upstream's answer, the receipt names the payment hash, and the provider is credited the
+// price less the fee; a second run of a single-use route pays again, and a price above
+// --max-price pays nothing.
+func TestPayOnRegtest(t *testing.T) {
+	net := regtest.Shared(t)
+	srv := apptest.StartLightning(t, db.SQLite, net, apptest.WithPaywall(config.Paywall{PrivateUpstreams: true}))
+	ts := &testServer{url: srv.URL, admin: srv.Admin}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "forecast for "+r.URL.Path)
+	}))
+	t.Cleanup(up.Close)
+	provider, providerKey := ts.createUser(t, "lnprovider")
+	body, _ := json.Marshal(wire.CreateEndpointRequest{Name: "Forecasts", Upstream: up.URL, PathPattern: "/v1/*",
+		Price: wire.MoneyRequest{Amount: 42_000, Asset: "BTC"}})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/endpoints", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+providerKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ep wire.Endpoint
+	err = json.NewDecoder(resp.Body).Decode(&ep)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("registering the endpoint: %s %v", resp.Status, err)
+	}
+	p := net.Payer
+	env := map[string]string{"STIPEND_SERVER": srv.URL, "STIPEND_STATE_DIR": t.TempDir(),
+		"STIPEND_PAY_LND_HOST": p.RPCAddr, "STIPEND_PAY_LND_TLS_CERT": p.TLSCertPath, "STIPEND_PAY_LND_MACAROON": p.MacaroonPath,
+		"STIPEND_PAY_LND_NETWORK": "regtest"}
+	url := ep.URL + "v1/forecast"
+	for range 2 {
+		r := runCLI(t, env, "pay", "--max-price", "42 sat", url)
+		if r.code != 0 || r.stdout != "forecast for /v1/forecast" {
+			t.Fatalf("stipend pay: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+		}
+		if !regexp.MustCompile(`[0-9a-f]{64}`).MatchString(r.stderr) || !strings.Contains(r.stderr, "42 sat") {
+			t.Fatalf("stipend pay did not report the payment and its receipt:\n%s", r.stderr)
+		}
+	}
+	r := runCLI(t, env, "pay", "--max-price", "41 sat", url)
+	if r.code == 0 || !strings.Contains(r.stderr, "above the maximum") {
+		t.Fatalf("a price above --max-price: exit %d\n%s", r.code, r.stderr)
+	}
+	want := int64(2 * (42_000 - 42_000*apptest.FeeBPS/10_000))
+	if got := ts.availableOf(t, providerKey, provider.ID, "BTC"); got != want {
+		t.Fatalf("provider has %d msat, want %d for two calls", got, want)
 	}
 }

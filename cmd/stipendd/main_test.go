@@ -20,6 +20,7 @@ import (
 	"github.com/stipend/stipend/internal/db"
 	"github.com/stipend/stipend/internal/dbtest"
 	"github.com/stipend/stipend/internal/regtest"
+	"github.com/stipend/stipend/internal/stripemock"
 )
 
 // TestMain lets the test binary stand in for the stipendd binary: run with
@@ -30,8 +31,14 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(regtest.RunMain(m))
+	os.Exit(stripemock.RunMain(nestedMain{m}))
 }
+
+// nestedMain runs the tests inside regtest's RunMain, so that stripemock's stops stripe-mock
+// and regtest's the regtest network, each if a test started it.
+type nestedMain struct{ m *testing.M }
+
+func (n nestedMain) Run() int { return regtest.RunMain(n.m) }
 
 // syncBuffer is a bytes.Buffer that a running server and a test can share.
 type syncBuffer struct {
@@ -128,12 +135,13 @@ func TestFreshStartAnswersHealthzWithinTwoSeconds(t *testing.T) {
 	}
 	// start starts stipendd and waits for /healthz. The race detector's binary on a loaded
 	// 2-core CI machine can miss the mark for reasons that are not Stipend's (its parallel
-	// tests, lnd's builds), so a start gets three tries; each try is a real start from the
-	// same state, and one within two seconds shows what a newcomer sees.
+	// tests, lnd's builds), so a start gets five tries spread over a minute and a half; each
+	// try is a real start from the same state, and one within two seconds shows what a
+	// newcomer sees.
 	start := func(fresh bool) (*exec.Cmd, *syncBuffer, time.Duration) {
 		t.Helper()
 		var log strings.Builder
-		for try := 1; try <= 3; try++ {
+		for try := 1; try <= 5; try++ {
 			if fresh {
 				if err := os.RemoveAll(filepath.Join(home, ".local")); err != nil {
 					t.Fatal(err)
@@ -154,8 +162,11 @@ func TestFreshStartAnswersHealthzWithinTwoSeconds(t *testing.T) {
 			cmd.Wait()
 			fmt.Fprintf(&log, "try %d:\n%s\n", try, out.String())
 			t.Logf("try %d: /healthz did not answer within 2 s", try)
+			// A burst of load (a regtest network starting beside this test) passes in
+			// seconds: the next try waits it out rather than falling into it again.
+			time.Sleep(time.Duration(try) * 8 * time.Second)
 		}
-		t.Fatalf("/healthz did not answer within 2 s of the start in three tries:\n%s", log.String())
+		t.Fatalf("/healthz did not answer within 2 s of the start in five tries:\n%s", log.String())
 		return nil, nil, 0
 	}
 	stop := func(cmd *exec.Cmd, out *syncBuffer) {
@@ -291,5 +302,31 @@ func TestUsageAndVersion(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"version"}, &stdout, &stderr, os.Getenv); code != 0 || !strings.HasPrefix(stdout.String(), "stipendd ") {
 		t.Fatalf("version: exit %d, %q", code, stdout.String())
+	}
+}
+
+// TestReconcileComparesStripe runs "stipendd reconcile" with Stripe configured (stripe-mock)
+// and no lnd: it reads Stripe's balance transactions and reports what the ledger of a new
+// installation cannot account for, here stripe-mock's standing charge, with exit status 1.
+// Without any rail it refuses to run.
+func TestReconcileComparesStripe(t *testing.T) {
+	t.Parallel()
+	mock := stripemock.Shared(t)
+	dir := t.TempDir()
+	base := map[string]string{"STIPEND_DATA_DIR": dir}
+	getenv := func(k string) string { return base[k] }
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"migrate"}, &out, &errOut, getenv); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"reconcile"}, &out, &errOut, getenv); code == 0 {
+		t.Fatalf("reconcile without a rail ran:\n%s", out.String())
+	}
+	base["STIPEND_STRIPE_API_KEY"], base["STIPEND_STRIPE_API_URL"], base["STIPEND_STRIPE_WEBHOOK_SECRET"] = stripemock.APIKey, mock.URL, "whsec_x"
+	out.Reset()
+	code := run(context.Background(), []string{"reconcile"}, &out, &errOut, getenv)
+	if code == 0 || !strings.Contains(out.String(), "Stripe, ") || !strings.Contains(out.String(), "DIFF USD: Stripe charged") {
+		t.Fatalf("reconcile with Stripe: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 }

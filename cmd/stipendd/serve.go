@@ -21,6 +21,7 @@ import (
 	"github.com/stipend/stipend/payments/lightning"
 	"github.com/stipend/stipend/payments/lightning/lnd"
 	"github.com/stipend/stipend/payments/payout"
+	"github.com/stipend/stipend/payments/stripe/stripego"
 )
 
 func isHelp(err error) bool { return config.IsHelp(err) }
@@ -145,11 +146,24 @@ func appOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (app.
 		ResultsLimit:  cfg.ResultsLimit,
 		Jobs:          jobs.Options{Workers: cfg.Workers, Lease: cfg.JobLease},
 		SweepInterval: cfg.SweepInterval,
+		Paywall:       cfg.Paywall,
 	}
 	if cfg.GitHub.ClientID != "" {
 		o.GitHub = githubauth.New(githubauth.Config{ClientID: cfg.GitHub.ClientID, ClientSecret: cfg.GitHub.ClientSecret,
 			WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, RedirectURL: cfg.PublicURL + "/v1/github/callback"})
 		o.GitHubLinkKey = githubauth.LinkKey(cfg.GitHub.ClientSecret)
+	}
+	if cfg.Stripe.APIKey != "" {
+		gw, err := stripego.New(stripego.Config{APIKey: cfg.Stripe.APIKey, URL: cfg.Stripe.APIURL, WebhookSecret: cfg.Stripe.WebhookSecret,
+			ConnectWebhookSecret: cfg.Stripe.ConnectWebhookSecret,
+			Tolerance:            cfg.Stripe.Tolerance})
+		if err != nil {
+			return o, nil, err
+		}
+		o.Stripe = &app.Stripe{Gateway: gw, Verifier: gw, Country: cfg.Stripe.Country,
+			ReturnURL: cfg.PublicURL + "/v1/stripe/connect/done", RefreshURL: cfg.PublicURL + "/v1/stripe/connect/done"}
+	} else {
+		log.Info("no Stripe configured (--stripe-api-key): card fundings and fiat payouts are off")
 	}
 	if cfg.LND.Host == "" {
 		log.Info("no lnd configured (--lnd-host): Lightning fundings and payouts are off")

@@ -84,18 +84,22 @@ func StartOn(t testing.TB, d *db.DB, opts ...Option) *Server {
 // StartLightning runs Stipend on a new database of the given kind with the platform node of a
 // regtest network as its Lightning node, and its background work (the payout engine and the
 // settlement watcher) running, until the test ends.
-func StartLightning(t testing.TB, dialect db.Dialect, net *regtest.Network) *Server {
+func StartLightning(t testing.TB, dialect db.Dialect, net *regtest.Network, opts ...Option) *Server {
 	t.Helper()
 	d := dbtest.Open(t, dialect)
 	p := net.Platform
 	node := p.Client(t)
-	a, err := app.New(d, app.Options{
+	o := app.Options{
 		Version: "test", BodyLimit: 64 << 10, ResultsLimit: ResultsLimit, FeeBPS: FeeBPS, Logger: testLogger(),
 		Lightning: &app.Lightning{Node: node, NodeID: p.PubKey, Network: "regtest",
 			Resolver: &lightning.Resolver{Network: "regtest", AllowInsecure: true}},
 		Jobs:          jobs.Options{PollInterval: 50 * time.Millisecond},
 		SweepInterval: time.Second,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a, err := app.New(d, o)
 	if err != nil {
 		t.Fatal(err)
 	}

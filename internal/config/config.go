@@ -56,6 +56,31 @@ type Config struct {
 	PublicURL string
 	// GitHub: no GitHub.ClientID means people cannot link GitHub logins themselves.
 	GitHub GitHub
+	// Paywall: priced routes and providers' endpoints.
+	Paywall Paywall
+	// Stripe: no Stripe.APIKey means no card payments and no fiat payouts.
+	Stripe Stripe
+}
+
+// Stripe says how to reach Stripe.
+type Stripe struct {
+	APIKey        string
+	APIURL        string // "" for Stripe's own API
+	WebhookSecret string
+	// ConnectWebhookSecret signs the Connect endpoint's deliveries (connected accounts' events).
+	ConnectWebhookSecret string
+	Tolerance            time.Duration // how far a webhook's timestamp may be from now
+	Country              string        // the default country of payees' Connect accounts
+}
+
+// Paywall tunes priced routes (HTTP 402) and the proxy to providers' endpoints.
+type Paywall struct {
+	ChallengeRate    float64       // challenges per minute per client
+	ChallengeBurst   int           // challenges at once per client; 0: no limit
+	InvoiceExpiry    time.Duration // how long a challenge's invoice can be paid
+	CallLease        time.Duration // how long a paid call may run before its payment is refunded
+	PrivateUpstreams bool          // let endpoints' upstreams be loopback or private addresses
+	UpstreamTimeout  time.Duration // how long the proxy waits for an upstream
 }
 
 // GitHub names the OAuth app through which people link their GitHub logins.
@@ -80,6 +105,8 @@ type raw struct {
 	lndHost, lndTLSCert, lndMacaroon, lndNetwork, lnurlInsecure, holdCltv, holdExpiry                                           string
 	payoutFeeCapBPS, payoutMinFeeCap, jobLease, workers, sweepInterval                                                          string
 	publicURL, githubClientID, githubClientSecret, githubURL, githubAPIURL                                                      string
+	challengeRate, challengeBurst, challengeExpiry, callLease, privateUpstreams, upstreamTimeout                                string
+	stripeKey, stripeURL, stripeWebhookSecret, stripeConnectSecret, stripeTolerance, stripeCountry                              string
 }
 
 // setting describes one setting for the flag set, the environment and the README's table.
@@ -118,6 +145,18 @@ func settings(r *raw) []setting {
 		{"github-client-secret", "", "client secret of that OAuth app (prefer the environment variable to the flag)", &r.githubClientSecret},
 		{"github-url", "https://github.com", "GitHub's web address (a GitHub Enterprise server's, if that is where logins live)", &r.githubURL},
 		{"github-api-url", "https://api.github.com/", "GitHub's REST API", &r.githubAPIURL},
+		{"challenge-rate", "60", "402 challenges issued per minute to one client (each costs an invoice)", &r.challengeRate},
+		{"challenge-burst", "30", "402 challenges one client may get at once; 0 turns the limit off", &r.challengeBurst},
+		{"challenge-invoice-expiry", "10m", "how long the invoice of a 402 challenge can be paid", &r.challengeExpiry},
+		{"paid-call-lease", "2m", "how long a paid call may run; one whose server died is refunded after it", &r.callLease},
+		{"endpoint-private-upstreams", "false", "let providers' endpoints proxy to loopback and private addresses (development and tests only)", &r.privateUpstreams},
+		{"endpoint-timeout", "30s", "how long the proxy waits for a provider's upstream", &r.upstreamTimeout},
+		{"stripe-api-key", "", "Stripe secret key (sk_…); empty turns card payments and fiat payouts off (prefer the environment variable)", &r.stripeKey},
+		{"stripe-api-url", "", "Stripe's API address; empty for api.stripe.com (stripe-mock's in tests)", &r.stripeURL},
+		{"stripe-webhook-secret", "", "signing secret (whsec_…) of the webhook endpoint <public-url>/v1/stripe/webhook", &r.stripeWebhookSecret},
+		{"stripe-connect-webhook-secret", "", "signing secret of the Connect webhook endpoint (same URL), which receives payees' account.updated events", &r.stripeConnectSecret},
+		{"stripe-webhook-tolerance", "5m", "how far a webhook's timestamp may be from now, in the past or the future", &r.stripeTolerance},
+		{"stripe-country", "US", "the default country of payees' Stripe Connect accounts", &r.stripeCountry},
 	}
 }
 
@@ -212,7 +251,57 @@ func (r *raw) check(getenv func(string) string) (*Config, error) {
 	if err := r.checkGitHub(c); err != nil {
 		return nil, err
 	}
+	if err := r.checkPaywall(c); err != nil {
+		return nil, err
+	}
+	if err := r.checkStripe(c); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+func (r *raw) checkStripe(c *Config) error {
+	c.Stripe = Stripe{APIKey: r.stripeKey, APIURL: strings.TrimSuffix(r.stripeURL, "/"), WebhookSecret: r.stripeWebhookSecret,
+		ConnectWebhookSecret: r.stripeConnectSecret,
+		Country:              strings.ToUpper(r.stripeCountry)}
+	var err error
+	if c.Stripe.Tolerance, err = time.ParseDuration(r.stripeTolerance); err != nil || c.Stripe.Tolerance < 10*time.Second || c.Stripe.Tolerance > time.Hour {
+		return invalid("stripe-webhook-tolerance", "%q is not a duration from 10s to 1h", r.stripeTolerance)
+	}
+	if len(c.Stripe.Country) != 2 {
+		return invalid("stripe-country", "%q is not a two-letter country code", r.stripeCountry)
+	}
+	if c.Stripe.APIURL != "" && !isWebURL(c.Stripe.APIURL) {
+		return invalid("stripe-api-url", "%q is not an http(s) address", r.stripeURL)
+	}
+	if c.Stripe.APIKey != "" && c.Stripe.WebhookSecret == "" {
+		return invalid("stripe-webhook-secret", "required with --stripe-api-key: card fundings are credited by webhook events")
+	}
+	return nil
+}
+
+func (r *raw) checkPaywall(c *Config) error {
+	p := &c.Paywall
+	var err error
+	if p.ChallengeRate, err = strconv.ParseFloat(r.challengeRate, 64); err != nil || !(p.ChallengeRate > 0 && p.ChallengeRate <= 1e6) {
+		return invalid("challenge-rate", "%q is not a number of challenges per minute from 0 to 1000000", r.challengeRate)
+	}
+	if p.ChallengeBurst, err = strconv.Atoi(r.challengeBurst); err != nil || p.ChallengeBurst < 0 || p.ChallengeBurst > 1e6 {
+		return invalid("challenge-burst", "%q is not a number from 0 to 1000000", r.challengeBurst)
+	}
+	if p.InvoiceExpiry, err = time.ParseDuration(r.challengeExpiry); err != nil || p.InvoiceExpiry < time.Minute || p.InvoiceExpiry > 24*time.Hour {
+		return invalid("challenge-invoice-expiry", "%q is not a duration from 1m to 24h", r.challengeExpiry)
+	}
+	if p.CallLease, err = time.ParseDuration(r.callLease); err != nil || p.CallLease < 10*time.Second || p.CallLease > time.Hour {
+		return invalid("paid-call-lease", "%q is not a duration from 10s to 1h", r.callLease)
+	}
+	if p.PrivateUpstreams, err = strconv.ParseBool(r.privateUpstreams); err != nil {
+		return invalid("endpoint-private-upstreams", "%q is not true or false", r.privateUpstreams)
+	}
+	if p.UpstreamTimeout, err = time.ParseDuration(r.upstreamTimeout); err != nil || p.UpstreamTimeout < time.Second || p.UpstreamTimeout >= p.CallLease {
+		return invalid("endpoint-timeout", "%q is not a duration of at least 1s and shorter than --paid-call-lease", r.upstreamTimeout)
+	}
+	return nil
 }
 
 func (r *raw) checkLightning(c *Config) error {

@@ -50,6 +50,9 @@ func TestDefaultsNeedNoConfiguration(t *testing.T) {
 		SweepInterval:     30 * time.Second,
 		PublicURL:         "http://127.0.0.1:8402",
 		GitHub:            GitHub{WebURL: "https://github.com", APIURL: "https://api.github.com/"},
+		Paywall: Paywall{ChallengeRate: 60, ChallengeBurst: 30, InvoiceExpiry: 10 * time.Minute, CallLease: 2 * time.Minute,
+			UpstreamTimeout: 30 * time.Second},
+		Stripe: Stripe{Tolerance: 5 * time.Minute, Country: "US"},
 	}
 	if *c != want {
 		t.Fatalf("defaults = %+v\nwant       %+v", *c, want)
@@ -109,6 +112,15 @@ func TestInvalidSettingsAreNamed(t *testing.T) {
 		{"payout-fee-cap-bps", "100000"},
 		{"payout-min-fee-cap", "10 USD"},
 		{"payout-min-fee-cap", "ten"},
+		{"challenge-rate", "0"},
+		{"challenge-burst", "-1"},
+		{"challenge-invoice-expiry", "10s"},
+		{"paid-call-lease", "2h"},
+		{"endpoint-private-upstreams", "maybe"},
+		{"endpoint-timeout", "5m"},
+		{"stripe-webhook-tolerance", "1s"},
+		{"stripe-country", "USA"},
+		{"stripe-api-url", "ftp://x"},
 		{"job-lease", "1ms"},
 		{"workers", "0"},
 		{"sweep-interval", "0s"},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,21 +262,26 @@ func TestRunnerRecoversExpiredLease(t *testing.T) {
 	})
 }
 
-// TestRunnerRenewsLease runs a handler for longer than its lease: the Runner's heartbeat keeps
-// the lease, so no other worker takes the job over, and the run completes.
+// TestRunnerRenewsLease runs a handler for three times its lease: the Runner's heartbeat keeps
+// the lease, so neither another worker nor the Runner's own poll takes the job over, and the
+// one run completes. The lease is long enough (renewed every 500ms) that a loaded CI machine
+// does not miss a beat; a shorter one made this test measure the scheduler instead.
 func TestRunnerRenewsLease(t *testing.T) {
 	t.Parallel()
 	forEachJobStore(t, func(t *testing.T, s *store.Store) {
 		id := enqueue(t, s, jobs.NewJob{Kind: "slow"})
 		opts := fastOptions("slow")
-		opts.Lease = 300 * time.Millisecond
-		opts.HandlerTimeout = 5 * time.Second
+		opts.Lease = 1500 * time.Millisecond
+		opts.HandlerTimeout = 10 * time.Second
 		started := make(chan struct{})
+		var runs atomic.Int32
 		r := jobs.NewRunner(s, opts)
 		r.Register("slow", func(ctx context.Context, j jobs.Job) error {
-			close(started)
+			if runs.Add(1) == 1 {
+				close(started)
+			}
 			select {
-			case <-time.After(time.Second):
+			case <-time.After(4500 * time.Millisecond):
 				return nil
 			case <-ctx.Done():
 				return context.Cause(ctx)
@@ -283,7 +289,7 @@ func TestRunnerRenewsLease(t *testing.T) {
 		})
 		start(t, r)
 		<-started
-		deadline := time.Now().Add(900 * time.Millisecond)
+		deadline := time.Now().Add(4 * time.Second)
 		for time.Now().Before(deadline) {
 			got, err := s.Claim(context.Background(), "thief", []string{"slow"}, 1, time.Minute)
 			if err != nil || len(got) != 0 {
@@ -293,6 +299,9 @@ func TestRunnerRenewsLease(t *testing.T) {
 		}
 		if got := waitState(t, s, id, "done"); got.attempts != 1 {
 			t.Fatalf("slow job ended as %+v", got)
+		}
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("the handler ran %d times; a renewed lease means one run", n)
 		}
 	})
 }

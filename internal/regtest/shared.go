@@ -22,7 +22,7 @@ var shared struct {
 func Shared(t testing.TB) *Network {
 	t.Helper()
 	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 		defer cancel()
 		shared.net, shared.err = Start(ctx, Options{Log: os.Stderr})
 	})

@@ -333,12 +333,12 @@ func (s *Store) SweepCandidates(ctx context.Context, limit int) ([]payout.SweepC
 	rows, err := s.db.Query(ctx, `SELECT p.account_id, p.asset, p.rail, p.destination, p.minimum, p.updated_at, b.balance
 		FROM payout_preferences p
 		JOIN ledger_balances b ON b.address = 'accounts:' || p.account_id AND b.asset = p.asset
-		WHERE p.rail = ? AND b.balance > 0 AND b.balance >= p.minimum
+		WHERE p.rail IN (?, ?) AND b.balance > 0 AND b.balance >= p.minimum
 		AND NOT EXISTS (SELECT 1 FROM payouts o WHERE o.account_id = p.account_id AND o.asset = p.asset
 			AND o.source = 'sweep' AND o.status IN ('requested', 'in_flight'))
 		AND NOT EXISTS (SELECT 1 FROM payouts o WHERE o.account_id = p.account_id AND o.asset = p.asset
 			AND o.source = 'sweep' AND o.status = 'failed' AND o.finished_at > ? AND o.finished_at > p.updated_at)
-		ORDER BY p.account_id LIMIT ?`, payout.RailLightning, s.now().Add(-sweepBackoff).UnixMicro(), limit)
+		ORDER BY p.account_id LIMIT ?`, payout.RailLightning, payout.RailStripe, s.now().Add(-sweepBackoff).UnixMicro(), limit)
 	if err != nil {
 		return nil, err
 	}

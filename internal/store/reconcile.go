@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/stipend/stipend/experts"
 	"github.com/stipend/stipend/payments/funding"
 	"github.com/stipend/stipend/payments/ledger"
 	"github.com/stipend/stipend/payments/payout"
 	"github.com/stipend/stipend/payments/reconcile"
+	"github.com/stipend/stipend/payments/stripe"
 )
 
 var _ reconcile.Store = (*Store)(nil)
@@ -46,4 +48,18 @@ func (s *Store) PayoutClearing(ctx context.Context) (int64, error) {
 	err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(balance), 0) FROM ledger_balances WHERE address = ? AND asset = ?`,
 		payoutClearing, string(ledger.BTC)).Scan(&v)
 	return v, err
+}
+
+var _ reconcile.StripeStore = (*Store)(nil)
+
+// CardFundingsSettled implements reconcile.StripeStore.
+func (s *Store) CardFundingsSettled(ctx context.Context, from, to time.Time) ([]stripe.Funding, error) {
+	return queryAll(ctx, s.db, `SELECT `+cardFundingColumns+` FROM card_fundings WHERE status = 'succeeded'
+		AND settled_at >= ? AND settled_at < ? ORDER BY settled_at`, scanCardFunding, from.UTC().UnixMicro(), to.UTC().UnixMicro())
+}
+
+// StripePayouts implements reconcile.StripeStore.
+func (s *Store) StripePayouts(ctx context.Context, from, to time.Time) ([]payout.Payout, error) {
+	return s.queryPayouts(ctx, `rail = ? AND status = ? AND finished_at >= ? AND finished_at < ? ORDER BY id`,
+		payout.RailStripe, payout.Succeeded, from.UTC().UnixMicro(), to.UTC().UnixMicro())
 }

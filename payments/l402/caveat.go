@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stipend/stipend"
+	"gopkg.in/macaroon.v2"
 )
 
 // The caveat conditions Stipend mints and understands. A macaroon carrying any other
@@ -19,6 +20,10 @@ const (
 	CondExpires = "expires"
 	// CondMethod binds a token to one HTTP method, for routes whose methods are priced apart.
 	CondMethod = "method"
+	// CondAccount binds a token to the Stipend account its payment is deposited into, for
+	// routes that act for an account (asking an expert): the token is the payer's deposit,
+	// and opens the route only as that account.
+	CondAccount = "account"
 )
 
 // Caveat is one first-party caveat, "condition=value" on the wire as aperture writes them.
@@ -53,4 +58,21 @@ func RouteCaveats(route, method string, expires time.Time) []Caveat {
 		cs = append(cs, Caveat{Condition: CondExpires, Value: strconv.FormatInt(expires.Unix(), 10)})
 	}
 	return cs
+}
+
+// AccountCaveat binds a token to an account.
+func AccountCaveat(accountID string) Caveat { return Caveat{Condition: CondAccount, Value: accountID} }
+
+// CaveatValue returns the value of the first caveat with condition cond, unverified: only for
+// finding which account a token claims before Verify checks that claim.
+func CaveatValue(mac *macaroon.Macaroon, cond string) string {
+	for _, c := range mac.Caveats() {
+		if c.VerificationId != nil {
+			continue
+		}
+		if parsed, err := ParseCaveat(string(c.Id)); err == nil && parsed.Condition == cond {
+			return parsed.Value
+		}
+	}
+	return ""
 }

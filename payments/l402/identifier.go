@@ -98,3 +98,27 @@ func DecodeIdentifier(b []byte) (Identifier, error) {
 	copy(id.TokenID[:], b[2+sha256.Size:])
 	return id, nil
 }
+
+// ParseHash decodes a hex payment hash. Returns EINVALID.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != hex.EncodedLen(len(h)) {
+		return Hash{}, stipend.Errorf(stipend.EINVALID, "a payment hash is 64 hex digits")
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return Hash{}, stipend.Errorf(stipend.EINVALID, "a payment hash is 64 hex digits")
+	}
+	return h, nil
+}
+
+// ParsePreimage decodes a hex preimage, as a Lightning node reports it. Returns EINVALID.
+func ParsePreimage(s string) (Preimage, error) {
+	var p Preimage
+	if len(s) != hex.EncodedLen(len(p)) {
+		return Preimage{}, stipend.Errorf(stipend.EINVALID, "a preimage is 64 hex digits")
+	}
+	if _, err := hex.Decode(p[:], []byte(s)); err != nil {
+		return Preimage{}, stipend.Errorf(stipend.EINVALID, "a preimage is 64 hex digits")
+	}
+	return p, nil
+}

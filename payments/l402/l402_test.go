@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,7 +341,9 @@ func TestL402Headers(t *testing.T) {
 func TestL402PaymentChallenge(t *testing.T) {
 	t.Parallel()
 	key := []byte("server key of at least 32 bytes!")
-	req := l402.PaymentRequest{Amount: "2100", Currency: "sat", Invoice: "lnbcrt21u1pjexample", PaymentHash: l402.Hash{1}.String()}
+	pre := newPreimage(t)
+	req := l402.PaymentRequest{Amount: "2100", Currency: "sat", MethodDetails: l402.PaymentDetails{
+		Invoice: "lnbcrt21u1pjexample", Network: "regtest", PaymentHash: pre.Hash().String()}}
 	expires := now.Add(10 * time.Minute)
 	c, err := l402.NewPaymentChallenge(key, "stipend.example", req, expires)
 	if err != nil {
@@ -356,39 +359,101 @@ func TestL402PaymentChallenge(t *testing.T) {
 	if h != wantHeader {
 		t.Fatalf("header = %s\nwant     %s", h, wantHeader)
 	}
+	// The request is JCS: sorted keys at every level, no whitespace.
 	raw, err := base64.RawURLEncoding.DecodeString(encoded)
-	if err != nil || string(raw) != `{"amount":"2100","currency":"sat","invoice":"lnbcrt21u1pjexample","payment_hash":"`+req.PaymentHash+`"}` {
+	wantRaw := `{"amount":"2100","currency":"sat","methodDetails":{"invoice":"lnbcrt21u1pjexample","network":"regtest","paymentHash":"` +
+		pre.Hash().String() + `"}}`
+	if err != nil || string(raw) != wantRaw {
 		t.Fatalf("request = %s, %v", raw, err)
 	}
+	echo, err := c.Echo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newPreimage(t)
 	tests := []struct {
-		name                               string
-		key                                []byte
-		id, realm, method, intent, request string
-		expires, now                       time.Time
-		ok                                 bool
+		name   string
+		key    []byte
+		mutate func(*l402.EchoedChallenge)
+		pre    l402.Preimage
+		now    time.Time
+		ok     bool
 	}{
-		{name: "genuine", key: key, id: c.ID, realm: c.Realm, method: c.Method, intent: c.Intent, request: encoded, expires: expires, now: now, ok: true},
-		{name: "another key", key: []byte("another key"), id: c.ID, realm: c.Realm, method: c.Method, intent: c.Intent, request: encoded, expires: expires, now: now},
-		{name: "tampered id", key: key, id: c.ID[:len(c.ID)-1] + "A", realm: c.Realm, method: c.Method, intent: c.Intent, request: encoded, expires: expires, now: now},
-		{name: "tampered realm", key: key, id: c.ID, realm: "evil.example", method: c.Method, intent: c.Intent, request: encoded, expires: expires, now: now},
-		{name: "tampered method", key: key, id: c.ID, realm: c.Realm, method: "tempo", intent: c.Intent, request: encoded, expires: expires, now: now},
-		{name: "tampered intent", key: key, id: c.ID, realm: c.Realm, method: c.Method, intent: "session", request: encoded, expires: expires, now: now},
-		{name: "tampered request", key: key, id: c.ID, realm: c.Realm, method: c.Method, intent: c.Intent, request: encoded + "x", expires: expires, now: now},
-		{name: "bytes moved between fields", key: key, id: c.ID, realm: c.Realm + "l", method: "ightning", intent: c.Intent, request: encoded, expires: expires, now: now},
-		{name: "extended expiry", key: key, id: c.ID, realm: c.Realm, method: c.Method, intent: c.Intent, request: encoded, expires: expires.Add(time.Hour), now: now},
-		{name: "expired", key: key, id: c.ID, realm: c.Realm, method: c.Method, intent: c.Intent, request: encoded, expires: expires, now: expires},
+		{name: "genuine", key: key, pre: pre, now: now, ok: true},
+		{name: "another key", key: []byte("another key"), pre: pre, now: now},
+		{name: "another preimage", key: key, pre: other, now: now},
+		{name: "tampered id", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) { e.ID = e.ID[:len(e.ID)-1] + otherChar(e.ID[len(e.ID)-1]) }},
+		{name: "tampered realm", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) { e.Realm = "evil.example" }},
+		{name: "tampered method", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) { e.Method = "tempo" }},
+		{name: "tampered intent", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) { e.Intent = "session" }},
+		{name: "tampered request", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) { e.Request += "x" }},
+		{name: "bytes moved between fields", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) {
+			e.Realm += "l"
+			e.Method = "ightning"
+		}},
+		{name: "extended expiry", key: key, pre: pre, now: now, mutate: func(e *l402.EchoedChallenge) {
+			e.Expires = expires.Add(time.Hour).Format(time.RFC3339)
+		}},
+		// A paid challenge pays after it expired: the expiry bounds paying, and the preimage
+		// proves the payment was made.
+		{name: "paid, presented after its expiry", key: key, pre: pre, now: expires.Add(time.Hour), ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := l402.VerifyPaymentChallenge(tt.key, tt.id, tt.realm, tt.method, tt.intent, tt.request, tt.expires, tt.now)
-			if tt.ok && err != nil {
-				t.Fatalf("verify: %v", err)
+			ch := echo
+			if tt.mutate != nil {
+				tt.mutate(&ch)
 			}
-			if !tt.ok {
-				wantCode(t, err, stipend.EUNAUTHORIZED)
+			authz, err := l402.FormatPaymentAuthorization(ch, tt.pre)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(authz, tt.pre.Hex()) {
+				t.Fatal("the preimage travels in clear text: it should be inside the base64url credential")
+			}
+			cred, gotPre, err := l402.ParsePaymentAuthorization(authz)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			gotReq, hash, err := l402.VerifyPayment(tt.key, cred, gotPre, tt.now)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("verify: %v", err)
+				}
+				if hash != pre.Hash() || gotReq != req {
+					t.Fatalf("verified hash %s request %+v, want %s %+v", hash, gotReq, pre.Hash(), req)
+				}
+				return
+			}
+			wantCode(t, err, stipend.EUNAUTHORIZED)
+			if err != nil && strings.Contains(err.Error(), tt.pre.Hex()) {
+				t.Fatal("the error quotes the preimage")
 			}
 		})
+	}
+}
+
+func TestL402PaymentReceiptRoundTrips(t *testing.T) {
+	t.Parallel()
+	r := l402.Receipt{ChallengeID: "abc", Method: "lightning", Reference: l402.Hash{7}.String(), Timestamp: now.Format(time.RFC3339)}
+	got, err := l402.DecodeReceipt(l402.EncodeReceipt(r))
+	r.Status = "success"
+	if err != nil || got != r {
+		t.Fatalf("receipt = %+v, %v; want %+v", got, err, r)
+	}
+	if _, err := l402.DecodeReceipt("%%%"); stipend.ErrorCode(err) != stipend.EINVALID {
+		t.Fatalf("a garbled receipt: %v, want EINVALID", err)
+	}
+}
+
+func TestL402PaymentAuthorizationRefusesMalformedValues(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"", "Payment", "Payment ", "Bearer abc", "Payment !!!", "Payment e30",
+		"Payment " + base64.RawURLEncoding.EncodeToString([]byte(`{"challenge":{"id":"x"},"payload":{"preimage":"zz"}}`))} {
+		if _, _, err := l402.ParsePaymentAuthorization(v); stipend.ErrorCode(err) != stipend.EINVALID {
+			t.Errorf("%q: %v, want EINVALID", v, err)
+		}
 	}
 }
 
@@ -423,4 +488,109 @@ func FuzzL402ParseAuthorization(f *testing.F) {
 			t.Fatalf("accepted a credential that is not the minted one: %q", v)
 		}
 	})
+}
+
+// TestL402ChallengesParseAsLightningLabsClientsParseThem matches the challenges against the
+// expression aperture's client interceptor (and lnget) applies to a WWW-Authenticate value,
+// and decodes what it captures as they do: standard base64, a binary macaroon, an identifier
+// of version 0 whose payment hash is the invoice's.
+func TestL402ChallengesParseAsLightningLabsClientsParseThem(t *testing.T) {
+	t.Parallel()
+	m := newMinter(t)
+	pre := newPreimage(t)
+	mac := mint(t, m, pre, l402.RouteCaveats(route, "", time.Time{}))
+	values, err := l402.Challenges(mac, "lnbcrt210n1pexample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apertureRegex := regexp.MustCompile(`(LSAT|L402) macaroon="(.*?)", invoice="(.*?)"`)
+	for _, v := range values {
+		match := apertureRegex.FindStringSubmatch(v)
+		if match == nil || match[3] != "lnbcrt210n1pexample" {
+			t.Fatalf("%q does not match the clients' expression", v)
+		}
+		raw, err := base64.StdEncoding.DecodeString(match[2])
+		if err != nil {
+			t.Fatalf("macaroon is not standard base64: %v", err)
+		}
+		var got macaroon.Macaroon
+		if err := got.UnmarshalBinary(raw); err != nil {
+			t.Fatal(err)
+		}
+		id, err := l402.DecodeIdentifier(got.Id())
+		if err != nil || id.Version != 0 || id.PaymentHash != pre.Hash() {
+			t.Fatalf("identifier = %+v, %v", id, err)
+		}
+	}
+}
+
+// TestL402AccountCaveatBindsTheToken checks the account caveat both ways: a token bound to an
+// account opens the route only for that account, and a route that acts for an account takes
+// no token that is not bound to it.
+func TestL402AccountCaveatBindsTheToken(t *testing.T) {
+	t.Parallel()
+	m := newMinter(t)
+	pre := newPreimage(t)
+	bound := mint(t, m, pre, append(l402.RouteCaveats(route, "", time.Time{}), l402.AccountCaveat("acct_a")))
+	unbound := mint(t, m, pre, l402.RouteCaveats(route, "", time.Time{}))
+	if got := l402.CaveatValue(bound, l402.CondAccount); got != "acct_a" {
+		t.Fatalf("CaveatValue = %q", got)
+	}
+	for _, tt := range []struct {
+		name    string
+		mac     *macaroon.Macaroon
+		account string
+		ok      bool
+	}{
+		{"bound, its account", bound, "acct_a", true},
+		{"bound, another account", bound, "acct_b", false},
+		{"bound, no account asked", bound, "", false},
+		{"unbound, an account asked", unbound, "acct_a", false},
+		{"unbound, no account asked", unbound, "", true},
+	} {
+		_, err := m.Verify(context.Background(), l402.VerifyRequest{Macaroon: tt.mac, Preimage: pre, Route: route, Account: tt.account, Now: now})
+		if tt.ok && err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		if !tt.ok && stipend.ErrorCode(err) != stipend.EUNAUTHORIZED {
+			t.Errorf("%s: %v, want EUNAUTHORIZED", tt.name, err)
+		}
+	}
+}
+
+// otherChar returns a base64url character other than c, so that a tampered id always differs.
+func otherChar(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+// TestL402HolderCannotMakeASingleUseTokenReusable appends an expiry caveat to a single-use
+// token, as any holder can: the token still verifies (the caveat only narrows it) but stays
+// single-use, while a token minted reusable says so.
+func TestL402HolderCannotMakeASingleUseTokenReusable(t *testing.T) {
+	t.Parallel()
+	m := newMinter(t)
+	pre := newPreimage(t)
+	single := mint(t, m, pre, l402.RouteCaveats(route, "", time.Time{}))
+	extended := single.Clone()
+	if err := extended.AddFirstPartyCaveat([]byte(l402.Caveat{Condition: l402.CondExpires, Value: "4102444800"}.String())); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := m.Verify(context.Background(), l402.VerifyRequest{Macaroon: extended, Preimage: pre, Route: route, Now: now})
+	if err != nil || tok.Reusable {
+		t.Fatalf("a single-use token with a holder's expiry: %+v, %v; want verified and not reusable", tok, err)
+	}
+	reusable, err := m.Mint(context.Background(), l402.MintRequest{PaymentHash: pre.Hash(), Caveats: l402.RouteCaveats(route, "", now.Add(time.Hour)), Reusable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err = m.Verify(context.Background(), l402.VerifyRequest{Macaroon: reusable, Preimage: pre, Route: route, Now: now})
+	if err != nil || !tok.Reusable || !tok.Expires.Equal(now.Add(time.Hour).Truncate(time.Second)) {
+		t.Fatalf("a reusable token: %+v, %v", tok, err)
+	}
+	if _, err := m.Mint(context.Background(), l402.MintRequest{PaymentHash: pre.Hash(), Caveats: l402.RouteCaveats(route, "", time.Time{}), Reusable: true}); stipend.ErrorCode(err) != stipend.EINVALID {
+		t.Fatalf("a reusable token without an expiry: %v, want EINVALID", err)
+	}
 }

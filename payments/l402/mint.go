@@ -37,26 +37,47 @@ type MintRequest struct {
 	PaymentHash Hash
 	// Caveats restrict the token; RouteCaveats builds them. A route caveat is required.
 	Caveats []Caveat
+	// Reusable mints a token that opens its route for any number of calls until its expiry
+	// caveat, which it must have. Otherwise the token pays for one call, whatever expiry
+	// caveats a holder adds to it.
+	Reusable bool
 }
+
+// The first byte of a token id says what kind of token it is. The identifier is the
+// macaroon's id, the start of its signature chain, so a holder cannot change the kind; an
+// expiry caveat, which a holder can append, can only shorten a token's life, never make a
+// single-use token reusable.
+const (
+	kindSingleUse byte = 0
+	kindReusable  byte = 1
+)
 
 // Mint returns a new macaroon for req, signed with a root key of its own.
 func (m *Minter) Mint(ctx context.Context, req MintRequest) (*macaroon.Macaroon, error) {
 	// Refusing to mint without a route caveat keeps a bug in a caller from handing out a
 	// token that the verifier would refuse anyway (and that would open every route if it
 	// did not).
-	hasRoute := false
+	hasRoute, hasExpiry := false, false
 	for _, c := range req.Caveats {
 		if !known(c.Condition) {
 			return nil, stipend.Errorf(stipend.EINVALID, "unknown caveat condition %q", c.Condition)
 		}
 		hasRoute = hasRoute || c.Condition == CondRoute
+		hasExpiry = hasExpiry || c.Condition == CondExpires
 	}
 	if !hasRoute {
 		return nil, stipend.Errorf(stipend.EINVALID, "an L402 token needs a route caveat")
 	}
+	if req.Reusable && !hasExpiry {
+		return nil, stipend.Errorf(stipend.EINVALID, "a reusable L402 token needs an expiry caveat")
+	}
 	tokenID, err := NewTokenID()
 	if err != nil {
 		return nil, err
+	}
+	tokenID[0] = kindSingleUse
+	if req.Reusable {
+		tokenID[0] = kindReusable
 	}
 	id, err := EncodeIdentifier(Identifier{Version: Version, PaymentHash: req.PaymentHash, TokenID: tokenID})
 	if err != nil {
@@ -79,7 +100,7 @@ func (m *Minter) Mint(ctx context.Context, req MintRequest) (*macaroon.Macaroon,
 }
 
 func known(cond string) bool {
-	return cond == CondRoute || cond == CondExpires || cond == CondMethod
+	return cond == CondRoute || cond == CondExpires || cond == CondMethod || cond == CondAccount
 }
 
 // VerifyRequest is a presented credential and the request it is presented for.
@@ -90,6 +111,9 @@ type VerifyRequest struct {
 	Route string
 	// Method is the HTTP method being called, compared with any method caveat.
 	Method string
+	// Account, when set, is the account the route acts for: the token must carry exactly
+	// this account caveat. A token with an account caveat is refused when Account is empty.
+	Account string
 	// Now is the time expiry caveats are checked against.
 	Now time.Time
 }
@@ -98,9 +122,11 @@ type VerifyRequest struct {
 type Token struct {
 	PaymentHash Hash
 	TokenID     TokenID
-	// Expires is the earliest expiry caveat, or zero when the token has none (a single-use
-	// token).
+	// Expires is the earliest expiry caveat, or zero when the token has none.
 	Expires time.Time
+	// Reusable says the token was minted to open its route until Expires; a single-use token
+	// pays for one call.
+	Reusable bool
 }
 
 // refused is the one error of every refusal: see the package comment for why it never says
@@ -137,8 +163,8 @@ func (m *Minter) Verify(ctx context.Context, req VerifyRequest) (*Token, error) 
 		// middleware answers 5xx instead of asking for a payment again.
 		return nil, err
 	}
-	tok := &Token{PaymentHash: id.PaymentHash, TokenID: id.TokenID}
-	hasRoute := false
+	tok := &Token{PaymentHash: id.PaymentHash, TokenID: id.TokenID, Reusable: id.TokenID[0] == kindReusable}
+	hasRoute, hasAccount := false, false
 	check := func(raw string) error {
 		c, err := ParseCaveat(raw)
 		if err != nil {
@@ -156,6 +182,11 @@ func (m *Minter) Verify(ctx context.Context, req VerifyRequest) (*Token, error) 
 			if !strings.EqualFold(c.Value, req.Method) {
 				return refused()
 			}
+		case CondAccount:
+			if c.Value != req.Account {
+				return refused()
+			}
+			hasAccount = true
 		case CondExpires:
 			secs, err := strconv.ParseInt(c.Value, 10, 64)
 			if err != nil {
@@ -179,7 +210,7 @@ func (m *Minter) Verify(ctx context.Context, req VerifyRequest) (*Token, error) 
 	if err := req.Macaroon.Verify(key, check, nil); err != nil {
 		return nil, refused()
 	}
-	if !hasRoute {
+	if !hasRoute || hasAccount != (req.Account != "") || (tok.Reusable && tok.Expires.IsZero()) {
 		return nil, refused()
 	}
 	return tok, nil

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -173,4 +174,16 @@ func (a Amount) String() string {
 		}
 	}
 	return out + " " + name
+}
+
+// MaxBPS is 100 % in basis points.
+const MaxBPS = 10_000
+
+// ShareBPS returns v × bps / MaxBPS rounded down, for v ≥ 0 and 0 ≤ bps ≤ MaxBPS, without
+// overflow: the product is taken in 128 bits, and the result is at most v. Rounding down means
+// a fee or a share is never a fraction of a minor unit that was not there.
+func ShareBPS(v, bps int64) int64 {
+	hi, lo := bits.Mul64(uint64(v), uint64(bps))
+	q, _ := bits.Div64(hi, lo, MaxBPS)
+	return int64(q)
 }

@@ -278,13 +278,17 @@ func TestPayoutsThatMustNotBePaidAreRefusedBeforeSending(t *testing.T) {
 			{"no amount anywhere", payout.Request{Destination: lightningtest.ForgeInvoice(t, &chaincfg.RegressionNetParams, 0, now, time.Hour)}},
 			{"a fee cap above the amount", payout.Request{Destination: invoice(t, e.net.Payee, 10), MaxFee: new(int64(20_000))}},
 			{"not an invoice", payout.Request{Destination: "hello"}},
-			{"a fiat amount", payout.Request{Destination: invoice(t, e.net.Payee, 10), Amount: ledger.Cents(5, ledger.USD)}},
 		}
 		for i, tt := range tests {
 			_, err := e.svc.Request(context.Background(), u, tt.req, fmt.Sprint("bad-", i))
 			if stipend.ErrorCode(err) != stipend.EINVALID {
 				t.Errorf("%s: %v, want invalid", tt.name, err)
 			}
+		}
+		// Fiat is Stripe's, which this engine has not: unavailable, and nothing reserved.
+		_, err := e.svc.Request(context.Background(), u, payout.Request{Destination: invoice(t, e.net.Payee, 10), Amount: ledger.Cents(5, ledger.USD)}, "bad-fiat")
+		if stipend.ErrorCode(err) != stipend.EUNAVAILABLE {
+			t.Errorf("a fiat amount without a Stripe rail: %v, want unavailable", err)
 		}
 		if got := e.available(t, u.Account.ID); got != 5_000_000 {
 			t.Fatalf("available = %d msat after refused payouts", got)

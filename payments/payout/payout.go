@@ -36,6 +36,8 @@ const (
 // Rail names.
 const (
 	RailLightning = "lightning"
+	// RailStripe pays USD and EUR to a Stripe Connect account.
+	RailStripe = "stripe"
 	// RailKeep is the preference to keep earnings as a balance.
 	RailKeep = "keep"
 )

@@ -50,7 +50,10 @@ type Kicker interface{ Kick() }
 
 // Options configure a Service.
 type Options struct {
-	Fees          FeePolicy
+	Fees FeePolicy
+	// Connected returns the Stripe Connect account of a Stipend account and whether Stripe
+	// enabled its payouts (ENOTFOUND when it has none); nil when Stripe is not configured.
+	Connected     func(ctx context.Context, accountID string) (string, bool, error)
 	SweepInterval time.Duration // how often sweeps are looked for; default 30 s
 	Kicker        Kicker
 	Logger        *slog.Logger
@@ -94,16 +97,52 @@ type Request struct {
 	MaxFee      *int64 // the fee cap; nil for the policy's
 }
 
-// rail picks the rail for an asset: Lightning for BTC. Returns EINVALID and EUNAVAILABLE.
+// rail picks the rail for an asset: Lightning for BTC, Stripe for USD and EUR. Returns
+// EINVALID and EUNAVAILABLE.
 func (s *Service) rail(asset ledger.Asset) (Rail, error) {
-	if asset != ledger.BTC {
-		return nil, stipend.Errorf(stipend.EINVALID, "asset: %s cannot be paid out yet; Lightning pays BTC", asset)
+	name, what := RailLightning, "Lightning"
+	switch asset {
+	case ledger.BTC:
+	case ledger.USD, ledger.EUR:
+		name, what = RailStripe, "Stripe"
+	default:
+		return nil, stipend.Errorf(stipend.EINVALID, "asset: %s cannot be paid out", asset)
 	}
-	r, ok := s.rails[RailLightning]
+	r, ok := s.rails[name]
 	if !ok {
-		return nil, stipend.Errorf(stipend.EUNAVAILABLE, "Lightning payouts are not configured on this server")
+		return nil, stipend.Errorf(stipend.EUNAVAILABLE, "%s payouts are not configured on this server", what)
 	}
 	return r, nil
+}
+
+// feeless is a rail that charges the payee nothing, so no fee is reserved with its payouts.
+type feeless interface{ Feeless() bool }
+
+// feeCap is what a payout of amount over rail reserves for the rail's fee.
+func (s *Service) feeCap(rail Rail, amount int64) int64 {
+	if f, ok := rail.(feeless); ok && f.Feeless() {
+		return 0
+	}
+	return s.opts.Fees.Cap(amount)
+}
+
+// connected resolves the Stripe destination of an account: its Connect account, which must be
+// ready for payouts. Returns EINVALID and EUNAVAILABLE.
+func (s *Service) connected(ctx context.Context, accountID string) (string, error) {
+	if s.opts.Connected == nil {
+		return "", stipend.Errorf(stipend.EUNAVAILABLE, "Stripe payouts are not configured on this server")
+	}
+	acct, enabled, err := s.opts.Connected(ctx, accountID)
+	if stipend.ErrorCode(err) == stipend.ENOTFOUND {
+		return "", stipend.Errorf(stipend.EINVALID, "destination: the account has no Stripe account; connect one with POST /v1/stripe/connect")
+	}
+	if err != nil {
+		return "", err
+	}
+	if !enabled {
+		return "", stipend.Errorf(stipend.EINVALID, "destination: Stripe has not enabled payouts to the account's Stripe account yet; finish its onboarding")
+	}
+	return acct, nil
 }
 
 // RequestKey derives a payout's request key from the caller and their idempotency key, so
@@ -137,7 +176,11 @@ func (s *Service) Request(ctx context.Context, actor *accounts.Principal, req Re
 	}
 	key := RequestKey(actor.Account.ID, idempotencyKey)
 	if p, err := s.store.PayoutByKey(ctx, key); err == nil {
-		// A retry: the payout exists, with the invoice that was resolved for it then.
+		// A retry: the payout exists, with the invoice (or Connect account) that was resolved
+		// for it then.
+		if p.Rail == RailStripe && (req.Destination == "" || req.Destination == RailStripe) {
+			req.Destination = p.Destination
+		}
 		if !p.matches(req) {
 			return nil, stipend.Errorf(stipend.EIDEMPOTENCYMISMATCH, "this idempotency key was used for another payout")
 		}
@@ -155,6 +198,18 @@ func (s *Service) Request(ctx context.Context, actor *accounts.Principal, req Re
 	if err != nil {
 		return nil, err
 	}
+	if rail.Name() == RailStripe {
+		// Fiat goes to the account's own Connect account, never to one the caller names: a
+		// key that may pay out must not be able to send the balance elsewhere.
+		own, err := s.connected(ctx, req.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		if req.Destination != "" && req.Destination != RailStripe && req.Destination != own {
+			return nil, stipend.Errorf(stipend.EINVALID, "destination: USD and EUR are paid to the account's own Stripe account only; leave it out")
+		}
+		req.Destination = own
+	}
 	if err := stipend.CheckText("destination", req.Destination, 7200, false); err != nil {
 		return nil, err
 	}
@@ -166,7 +221,10 @@ func (s *Service) Request(ctx context.Context, actor *accounts.Principal, req Re
 	if err := amount.CheckPositive("amount"); err != nil {
 		return nil, err
 	}
-	feeCap := s.opts.Fees.Cap(amount.Value)
+	feeCap := s.feeCap(rail, amount.Value)
+	if req.MaxFee != nil && feeCap == 0 && *req.MaxFee != 0 {
+		return nil, stipend.Errorf(stipend.EINVALID, "max_fee: %s payouts carry no fee", rail.Name())
+	}
 	if req.MaxFee != nil {
 		if *req.MaxFee < 0 || *req.MaxFee > amount.Value {
 			return nil, stipend.Errorf(stipend.EINVALID, "max_fee: must be between 0 and the amount")
@@ -269,8 +327,25 @@ func (s *Service) SetPreference(ctx context.Context, actor *accounts.Principal, 
 		if p.Minimum < 1000 {
 			return nil, stipend.Errorf(stipend.EINVALID, "minimum: at least 1000 msat (1 sat)")
 		}
+	case RailStripe:
+		if p.Asset != ledger.USD && p.Asset != ledger.EUR {
+			return nil, stipend.Errorf(stipend.EINVALID, "rail: Stripe pays USD or EUR")
+		}
+		if _, err := s.rail(p.Asset); err != nil {
+			return nil, err
+		}
+		// Sweeps go to the account's own Connect account, resolved now so that a preference
+		// never names an account that cannot be paid.
+		acct, err := s.connected(ctx, p.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		p.Destination = acct
+		if p.Minimum < 100 {
+			return nil, stipend.Errorf(stipend.EINVALID, "minimum: at least 100 cents")
+		}
 	default:
-		return nil, stipend.Errorf(stipend.EINVALID, "rail: must be %q or %q", RailLightning, RailKeep)
+		return nil, stipend.Errorf(stipend.EINVALID, "rail: must be %q, %q or %q", RailLightning, RailStripe, RailKeep)
 	}
 	p.UpdatedAt = s.opts.Now().UTC()
 	if err := s.store.SetPreference(ctx, p); err != nil {
@@ -414,10 +489,19 @@ func (s *Service) sweep(ctx context.Context, c SweepCandidate) error {
 	if !ok {
 		return stipend.Errorf(stipend.EUNAVAILABLE, "rail %q is not configured", c.Preference.Rail)
 	}
+	if rail.Name() == RailStripe {
+		// The preference named the Connect account when it was set; it must still be the
+		// account's own and enabled.
+		own, err := s.connected(ctx, c.Preference.AccountID)
+		if err != nil {
+			return err
+		}
+		c.Preference.Destination = own
+	}
 	// The fee cap comes out of the balance too: amount + cap = what is available.
-	feeCap := s.opts.Fees.Cap(c.Available)
+	feeCap := s.feeCap(rail, c.Available)
 	amount := c.Available - feeCap
-	if amount < 1000 {
+	if (c.Preference.Asset == ledger.BTC && amount < 1000) || amount < 1 {
 		return nil
 	}
 	now := s.opts.Now().UTC()
