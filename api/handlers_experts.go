@@ -101,6 +101,15 @@ func toQuestion(q *experts.Question, expertHandle string) wire.Question {
 			out.Invoice.PaymentRequest = inv.PaymentRequest
 		}
 	}
+	if card := q.Card; card != nil {
+		out.Card = &wire.CardEscrow{PaymentIntent: card.PaymentIntent, State: card.State, PayBy: card.PayBy}
+		if q.Status == experts.AwaitingPayment {
+			out.Card.ClientSecret = card.ClientSecret
+		}
+		if !card.CaptureBy.IsZero() {
+			out.Card.CaptureBy = &card.CaptureBy
+		}
+	}
 	return out
 }
 
@@ -273,13 +282,13 @@ func (s *Server) askExpert(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if req.Escrow == experts.EscrowLightning {
+	if req.Escrow == experts.EscrowLightning || req.Escrow == experts.EscrowCard {
 		// Each Lightning ask costs a hold invoice and a subscription until it is paid or
-		// expires, as a 402 challenge costs an invoice: both draw on the caller's challenge
-		// allowance.
+		// expires, and each card ask a PaymentIntent at Stripe, as a 402 challenge costs an
+		// invoice: they all draw on the caller's challenge allowance.
 		if wait, ok := s.challenges.allow(s.challengeClient(c)); !ok {
 			c.Response().Header().Set("Retry-After", wait)
-			return stipend.Errorf(stipend.ERATELIMITED, "too many unpaid Lightning questions from this account: retry later")
+			return stipend.Errorf(stipend.ERATELIMITED, "too many unpaid questions from this account: retry later")
 		}
 	}
 	q, err := s.experts.Ask(c.Request().Context(), principal(c), c.Param("handle"), req.Question, req.Escrow, idempotencyKey(c))

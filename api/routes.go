@@ -246,7 +246,7 @@ func (s *Server) routes() []route {
 		{Method: http.MethodGet, Path: "/v1/experts/{handle}", Handler: s.getExpert, Name: "getExpert", Tag: "experts",
 			Summary: "An expert's public profile and record.", Response: wire.Expert{}, Status: http.StatusOK},
 		{Method: http.MethodPost, Path: "/v1/experts/{handle}/questions", Handler: s.askExpert, Name: "askExpert", Tag: "experts",
-			Summary: "Ask an expert a question: the expert's price is held on the caller's balance until it is answered (paid), declined or expires (returned).",
+			Summary: "Ask an expert a question: the expert's price is held (on the caller's balance, by a Lightning hold invoice or by a card authorisation) until it is answered (paid), declined or expires (returned).",
 			Auth:    true, Scope: accounts.ScopeTransfers, MovesMoney: true, Request: wire.AskRequest{}, Response: wire.Question{}, Status: http.StatusCreated,
 			Deposit: s.askOffer},
 		{Method: http.MethodGet, Path: "/v1/questions", Handler: s.listQuestions, Name: "listQuestions", Tag: "experts",

@@ -192,7 +192,8 @@ func (s *Service) openPaid(ctx context.Context, id string, u lightning.InvoiceUp
 	return nil
 }
 
-// closeUnpaid ends a question whose invoice will not be paid, and cancels the invoice.
+// closeUnpaid ends a question whose escrow will not be paid, and cancels its hold invoice or
+// card payment.
 func (s *Service) closeUnpaid(ctx context.Context, id string) {
 	q, err := s.store.CloseQuestion(ctx, id, Unpaid, "", s.now())
 	if err != nil {
@@ -201,7 +202,7 @@ func (s *Service) closeUnpaid(ctx context.Context, id string) {
 		}
 		return
 	}
-	s.cancelNow(ctx, q)
+	s.release(ctx, q)
 }
 
 // htlcNearExpiry reports whether an open question's HTLC has come within Stipend's margin of

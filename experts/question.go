@@ -10,8 +10,9 @@ import (
 )
 
 // Question states. A question is open until it ends in exactly one of answered, declined and
-// expired. A question paid by a hold invoice is awaiting payment first, and opens when the
-// payer's HTLC is accepted, or ends unpaid when the invoice expires first.
+// expired. A question paid by a hold invoice or by card is awaiting payment first, and opens
+// when the payer's HTLC is accepted or their card payment authorised, or ends unpaid when the
+// time to pay runs out first.
 const (
 	AwaitingPayment = "awaiting_payment"
 	Open            = "open"
@@ -29,6 +30,9 @@ const (
 	// settled when the answer comes and cancelled otherwise, so nothing is charged unless the
 	// question is answered.
 	EscrowLightning = "lightning"
+	// EscrowCard is a card payment through Stripe, authorised when the question is asked and
+	// captured only if it is answered (see CardEscrow).
+	EscrowCard = "card"
 )
 
 // Question is a paid question to one expert, with the terms it was asked on.
@@ -45,6 +49,7 @@ type Question struct {
 	Escrow       string
 	HoldID       string       // the balance hold of EscrowBalance
 	Invoice      *HoldInvoice // the hold invoice of EscrowLightning
+	Card         *CardEscrow  // the card payment of EscrowCard
 	AnswerWindow time.Duration
 
 	Status string

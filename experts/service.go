@@ -27,6 +27,8 @@ type Options struct {
 	Now    func() time.Time
 	// Lightning enables the Lightning escrow; nil when no node is configured.
 	Lightning *Lightning
+	// Card enables the card escrow; nil when Stripe is not configured.
+	Card *Card
 }
 
 // Service runs expert questions.
@@ -48,6 +50,7 @@ func NewService(store Store, acc *accounts.Service, opts Options) *Service {
 		opts.Now = time.Now
 	}
 	opts.Lightning = opts.Lightning.withDefaults()
+	opts.Card = opts.Card.withDefaults()
 	return &Service{store: store, accounts: acc, opts: opts, asked: make(chan Question, 256)}
 }
 
@@ -129,12 +132,14 @@ func (s *Service) Directory(ctx context.Context, f Filter) ([]Profile, string, e
 // with the platform fee and the charity share. With EscrowBalance (or "") the price is held on
 // the caller's balance until the question ends, and the question is open at once. With
 // EscrowLightning the question comes with a hold invoice of the price and opens when the
-// caller pays it; nothing is charged unless the question is answered. A request retried with
-// the same idempotency key returns the question it made.
+// caller pays it; with EscrowCard it comes with a Stripe PaymentIntent (manual capture) whose
+// client secret the caller authorises with their card, and opens when Stripe reports the
+// authorisation. With either, nothing is charged unless the question is answered. A request
+// retried with the same idempotency key returns the question it made.
 //
 // Returns EFORBIDDEN, EINVALID, ENOTFOUND (no such expert), ECONFLICT (the expert takes no
-// questions), EINSUFFICIENTFUNDS, EIDEMPOTENCYMISMATCH and, for a Lightning escrow,
-// EUNAVAILABLE (no node).
+// questions), EINSUFFICIENTFUNDS, EIDEMPOTENCYMISMATCH and, for a Lightning or card escrow,
+// EUNAVAILABLE (no node, or Stripe not configured or unreachable).
 func (s *Service) Ask(ctx context.Context, actor *accounts.Principal, expert, body, escrow, idempotencyKey string) (*Question, error) {
 	if err := accounts.Require(actor, accounts.ScopeTransfers); err != nil {
 		return nil, err
@@ -145,8 +150,8 @@ func (s *Service) Ask(ctx context.Context, actor *accounts.Principal, expert, bo
 	if escrow == "" {
 		escrow = EscrowBalance
 	}
-	if escrow != EscrowBalance && escrow != EscrowLightning {
-		return nil, stipend.Errorf(stipend.EINVALID, "escrow: must be balance or lightning")
+	if escrow != EscrowBalance && escrow != EscrowLightning && escrow != EscrowCard {
+		return nil, stipend.Errorf(stipend.EINVALID, "escrow: must be balance, lightning or card")
 	}
 	if err := stipend.CheckText("question", strings.TrimSpace(body), MaxQuestion, false); err != nil {
 		return nil, err
@@ -166,8 +171,11 @@ func (s *Service) Ask(ctx context.Context, actor *accounts.Principal, expert, bo
 		Price: p.Price, FeeBPS: s.opts.FeeBPS, CharityID: p.CharityID, CharityShare: p.CharityShare,
 		Escrow: escrow, AnswerWindow: p.AnswerWindow, Status: Open, Deadline: now.Add(p.AnswerWindow), CreatedAt: now}
 	key, hash := actor.Account.ID+":"+idempotencyKey, InputHash(p.AccountID, body, p.Price, escrow)
-	if escrow == EscrowLightning {
+	switch escrow {
+	case EscrowLightning:
 		return s.askLightning(ctx, p, q, key, hash)
+	case EscrowCard:
+		return s.askCard(ctx, p, q, key, hash)
 	}
 	return s.store.Ask(ctx, q, key, hash)
 }
@@ -258,10 +266,35 @@ func (s *Service) Answer(ctx context.Context, actor *accounts.Principal, id, ans
 		}
 	}
 	out, err := s.store.AnswerQuestion(ctx, q.ID, answer, now)
-	if err != nil || out.Escrow != EscrowLightning {
-		return out, err
+	if err != nil {
+		return nil, err
 	}
-	return s.settleNow(ctx, out), nil
+	return s.collect(ctx, out), nil
+}
+
+// collect takes the payment of an answered question from an escrow held outside the ledger
+// (a hold invoice, a card authorisation) at once; the job scheduled with the answer finishes
+// what fails here. A balance escrow was captured with the answer.
+func (s *Service) collect(ctx context.Context, q *Question) *Question {
+	switch q.Escrow {
+	case EscrowLightning:
+		return s.settleNow(ctx, q)
+	case EscrowCard:
+		return s.captureCardNow(ctx, q)
+	}
+	return q
+}
+
+// release returns the payment of a question that ended unanswered from an escrow held outside
+// the ledger at once; see collect. A balance hold was released when the question ended.
+func (s *Service) release(ctx context.Context, q *Question) *Question {
+	switch q.Escrow {
+	case EscrowLightning:
+		return s.cancelNow(ctx, q)
+	case EscrowCard:
+		return s.cancelCardNow(ctx, q)
+	}
+	return q
 }
 
 // Decline turns a question down as its expert; the escrow returns to the asker.
@@ -278,10 +311,10 @@ func (s *Service) Decline(ctx context.Context, actor *accounts.Principal, id, re
 		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is not paid yet", q.ID)
 	}
 	out, err := s.store.CloseQuestion(ctx, q.ID, Declined, reason, s.now())
-	if err != nil || out.Escrow != EscrowLightning {
-		return out, err
+	if err != nil {
+		return nil, err
 	}
-	return s.cancelNow(ctx, out), nil
+	return s.release(ctx, out), nil
 }
 
 // Rate records the asker's rating, 1 to 5, of an answer.
@@ -342,8 +375,6 @@ func (s *Service) HandleExpire(ctx context.Context, j jobs.Job) error {
 		}
 		return err
 	}
-	if out.Escrow == EscrowLightning {
-		s.cancelNow(ctx, out)
-	}
+	s.release(ctx, out)
 	return nil
 }

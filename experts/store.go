@@ -3,6 +3,8 @@ package experts
 import (
 	"context"
 	"time"
+
+	"github.com/stipend/stipend/payments/stripe"
 )
 
 // Store keeps experts, charities and questions. Every method that moves money does so in the
@@ -44,6 +46,40 @@ type Store interface {
 	// than q. Returns EIDEMPOTENCYMISMATCH.
 	AskLightning(ctx context.Context, q *Question, preimage, key, inputHash string) (*Question, error)
 
+	// AskCard stores a question awaiting the authorisation of its card payment, with its card
+	// escrow pending (no PaymentIntent yet), and schedules JobCardPaymentDue at the escrow's
+	// PayBy, in one transaction. A key used before with the same input hash returns the
+	// question it made, which may be another than q. Returns EIDEMPOTENCYMISMATCH.
+	AskCard(ctx context.Context, q *Question, key, inputHash string) (*Question, error)
+
+	// SetCardIntent records the PaymentIntent of a question's card escrow; recording the same
+	// one again is no change. Returns ENOTFOUND and ECONFLICT (it has another).
+	SetCardIntent(ctx context.Context, id, paymentIntent string) error
+
+	// OpenCardQuestion opens a question awaiting payment whose card payment Stripe authorised:
+	// its deadline is one answer window after p.At and no later than p.CaptureBy (see
+	// CardDeadline); an authorisation with too little time left ends the question unpaid and
+	// schedules JobCancelCard instead. Once, in one transaction with the expiry's job.
+	// Returns ENOTFOUND and ECONFLICT (not awaiting payment, another intent, or another
+	// amount than the price).
+	OpenCardQuestion(ctx context.Context, id string, p stripe.EscrowPayment) (*Question, error)
+
+	// CapturedCard records that the card payment of an answered question was captured for
+	// p.Amount, and credits the ledger from Stripe: the fee, the charity's share and the
+	// expert's earnings, with the donation receipt. Once: a payment captured already is
+	// returned as it is. Returns ENOTFOUND and ECONFLICT (not to be captured, another intent,
+	// or another amount than the price).
+	CapturedCard(ctx context.Context, id string, p stripe.EscrowPayment) (*Question, error)
+
+	// CanceledCard records that a question's card payment was released at Stripe, once. A
+	// payment Stripe released on its own ends its question too: an open one expires, one
+	// awaiting payment ends unpaid. Returns ENOTFOUND and ECONFLICT (captured, or to be).
+	CanceledCard(ctx context.Context, id string, now time.Time) (*Question, error)
+
+	// FailedCard records that Stripe would not capture the payment of an answered question.
+	// Returns ENOTFOUND and ECONFLICT (not to be captured).
+	FailedCard(ctx context.Context, id string, now time.Time) (*Question, error)
+
 	// QuestionByKey returns the question asked with an idempotency key, and the hash of the
 	// input it was asked with. Returns ENOTFOUND.
 	QuestionByKey(ctx context.Context, key string) (*Question, string, error)
@@ -84,13 +120,15 @@ type Store interface {
 	// pays it from its escrow, in one transaction. A balance hold is captured into the fee, the
 	// charity's share and the expert's earnings, with the donation receipt; a hold invoice is
 	// marked to be settled and JobSettleHold scheduled, and SettledHold credits the ledger
-	// once the node has settled it. Returns ENOTFOUND and ECONFLICT (not open, or the deadline
+	// once the node has settled it; a card payment is marked to be captured and
+	// JobCaptureCard scheduled, and CapturedCard credits the ledger. Returns ENOTFOUND and ECONFLICT (not open, or the deadline
 	// has passed).
 	AnswerQuestion(ctx context.Context, id, answer string, now time.Time) (*Question, error)
 
 	// CloseQuestion ends an open question as Declined (with a reason) or Expired, or one
 	// awaiting payment as Unpaid, and returns its escrow to the asker, once: a balance hold is
-	// released; a hold invoice is marked to be cancelled and JobCancelHold scheduled.
+	// released; a hold invoice is marked to be cancelled and JobCancelHold scheduled; a card
+	// payment is marked to be released and JobCancelCard scheduled.
 	// Returns ENOTFOUND and ECONFLICT (not open, or not awaiting payment for Unpaid).
 	CloseQuestion(ctx context.Context, id, status, reason string, now time.Time) (*Question, error)
 

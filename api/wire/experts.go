@@ -110,8 +110,11 @@ type ExpertPage struct {
 // AskRequest asks an expert a question at the expert's price. Escrow is how the price is held
 // until the question ends: "balance" (the default) holds it on the caller's balance and the
 // question opens at once; "lightning" returns a hold invoice of the price, and the question
-// opens when it is paid. A hold invoice is settled only if the question is answered, and
-// cancelled otherwise, so the payer is charged nothing for an unanswered question.
+// opens when it is paid; "card" (USD and EUR prices, with Stripe configured) returns a
+// PaymentIntent's client secret for the caller to authorise with their card, and the question
+// opens when the payment is authorised. A hold invoice is settled, and a card payment
+// captured, only if the question is answered; otherwise they are cancelled, so the payer is
+// charged nothing for an unanswered question.
 type AskRequest struct {
 	Question string `json:"question"`
 	Escrow   string `json:"escrow,omitempty"`
@@ -154,10 +157,28 @@ type HoldInvoice struct {
 	State          string    `json:"state"`
 }
 
+// CardEscrow is the card escrow of a question: a Stripe PaymentIntent with manual capture.
+// ClientSecret, shown to the asker in the answer to the ask, is what Stripe.js confirms the
+// payment with (stripe.confirmCardPayment); the question opens when Stripe reports the
+// payment authorised, which must happen before PayBy. State is pending (not authorised yet),
+// authorized (the payment is held), capture or captured (the question was answered; the
+// payment is, or is being, taken), cancel or canceled (the question ended unanswered; the
+// authorisation is, or is being, released, and nothing is charged), or failed (Stripe would
+// not capture; the operator is looking into it). CaptureBy is the latest the payment can be
+// taken; an open question's deadline is never later.
+type CardEscrow struct {
+	PaymentIntent string     `json:"payment_intent,omitempty"`
+	ClientSecret  string     `json:"client_secret,omitempty"`
+	State         string     `json:"state"`
+	PayBy         time.Time  `json:"pay_by"`
+	CaptureBy     *time.Time `json:"capture_by,omitempty"`
+}
+
 // Question is a paid question to one expert, with the terms it was asked on. Status is open,
 // answered, declined or expired; a question paid by hold invoice is awaiting_payment until it
 // is paid, and ends unpaid if it never is. Escrow says how the price is held while the question
-// is open ("balance": a hold on the asker's balance; "lightning": a hold invoice, in Invoice).
+// is open ("balance": a hold on the asker's balance; "lightning": a hold invoice, in Invoice;
+// "card": a card payment authorised and captured only on the answer, in Card).
 // Deadline is when an open question expires; while a question awaits payment it is the latest
 // it could be. Parts is there once the question is answered; Transaction is the ledger
 // transaction that paid the answer or returned the escrow.
@@ -173,6 +194,7 @@ type Question struct {
 	CharityShareBPS int64          `json:"charity_share_bps"`
 	Escrow          string         `json:"escrow"`
 	Invoice         *HoldInvoice   `json:"invoice,omitempty"`
+	Card            *CardEscrow    `json:"card,omitempty"`
 	Status          string         `json:"status"`
 	Deadline        time.Time      `json:"deadline"`
 	Answer          string         `json:"answer,omitempty"`

@@ -123,7 +123,9 @@ func New(d *db.DB, o Options) (*App, error) {
 			Rescan: o.Lightning.HoldRescan}
 	}
 	payoutOpts := payout.Options{Fees: o.Fees, SweepInterval: o.SweepInterval, Kicker: runner, Logger: o.Logger}
+	var card *experts.Card
 	if o.Stripe != nil {
+		card = &experts.Card{Gateway: o.Stripe.Gateway}
 		rails = append(rails, striperail.New(o.Stripe.Gateway))
 		payoutOpts.Connected = func(ctx context.Context, accountID string) (string, bool, error) {
 			c, err := st.ConnectedAccount(ctx, accountID)
@@ -141,7 +143,7 @@ func New(d *db.DB, o Options) (*App, error) {
 		Payouts:  payout.NewService(st, acc, rails, payoutOpts),
 		Bounties: bounties.NewService(st, acc, bounties.Options{FeeBPS: o.FeeBPS, Logger: o.Logger,
 			GitHub: o.GitHub, LinkKey: o.GitHubLinkKey}),
-		Experts:   experts.NewService(st, acc, experts.Options{FeeBPS: o.FeeBPS, Logger: o.Logger, Now: o.Now, Lightning: escrow}),
+		Experts:   experts.NewService(st, acc, experts.Options{FeeBPS: o.FeeBPS, Logger: o.Logger, Now: o.Now, Lightning: escrow, Card: card}),
 		Endpoints: endpoints.NewService(st, acc, o.Now),
 		Stripe:    newStripe(st, acc, o),
 		Paywall: paywall.New(st, st, paywall.Config{Node: node, Network: network, FeeBPS: o.FeeBPS,
@@ -158,6 +160,9 @@ func New(d *db.DB, o Options) (*App, error) {
 	runner.Register(experts.JobSettleHold, a.Experts.HandleSettleHold)
 	runner.Register(experts.JobCancelHold, a.Experts.HandleCancelHold)
 	runner.Register(experts.JobPaymentDue, a.Experts.HandlePaymentDue)
+	runner.Register(experts.JobCaptureCard, a.Experts.HandleCaptureCard)
+	runner.Register(experts.JobCancelCard, a.Experts.HandleCancelCard)
+	runner.Register(experts.JobCardPaymentDue, a.Experts.HandleCardPaymentDue)
 	srv, err := api.New(api.Deps{
 		Accounts:       acc,
 		Payments:       a.Payments,

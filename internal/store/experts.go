@@ -251,14 +251,18 @@ func (s *Store) Profiles(ctx context.Context, f experts.Filter) ([]experts.Profi
 	return out, next, nil
 }
 
-// questionTable reads questions with their hold invoices, if any. The preimage is not read.
-const questionTable = `questions LEFT JOIN question_invoices i ON i.question_id = questions.id`
+// questionTable reads questions with their hold invoices or card escrows, if any. The
+// preimage is not read.
+const questionTable = `questions LEFT JOIN question_invoices i ON i.question_id = questions.id
+	LEFT JOIN question_card_escrows c ON c.question_id = questions.id`
 
 const questionColumns = `id, expert_id, asker_id, body, asset, price, fee_bps, COALESCE(charity_id, ''), charity_share, escrow,
 	COALESCE(hold_id, ''), answer_window, status, deadline, answer, decline_reason, fee, charity_amount, earnings, COALESCE(ledger_tx, ''),
 	rating, rating_comment, created_at, closed_at, COALESCE(i.payment_request, ''), COALESCE(i.payment_hash, ''),
 	COALESCE(i.amount_msat, 0), COALESCE(i.cltv_expiry, 0), COALESCE(i.expires_at, 0), COALESCE(i.state, ''),
-	COALESCE(i.accept_height, 0), COALESCE(i.htlc_expiry, 0), COALESCE(i.amount_paid_msat, 0)`
+	COALESCE(i.accept_height, 0), COALESCE(i.htlc_expiry, 0), COALESCE(i.amount_paid_msat, 0),
+	COALESCE(c.payment_intent, ''), COALESCE(c.state, ''), COALESCE(c.pay_by, 0), COALESCE(c.capture_by, 0),
+	COALESCE(c.amount_captured, 0)`
 
 func scanQuestion(row interface{ Scan(...any) error }) (*experts.Question, error) {
 	var q experts.Question
@@ -267,11 +271,21 @@ func scanQuestion(row interface{ Scan(...any) error }) (*experts.Question, error
 	var closed sql.NullInt64
 	var inv experts.HoldInvoice
 	var expires int64
+	var card experts.CardEscrow
+	var payBy, captureBy int64
 	if err := row.Scan(&q.ID, &q.ExpertID, &q.AskerID, &q.Body, &asset, &q.Price.Value, &q.FeeBPS, &q.CharityID, &q.CharityShare,
 		&q.Escrow, &q.HoldID, &window, &q.Status, &deadline, &q.Answer, &q.DeclineReason, &q.Parts.Fee, &q.Parts.Charity, &q.Parts.Earnings,
 		&q.LedgerTx, &q.Rating, &q.RatingComment, &created, &closed, &inv.PaymentRequest, &inv.Hash, &inv.AmountMsat, &inv.CltvExpiry,
-		&expires, &inv.State, &inv.AcceptHeight, &inv.HTLCExpiry, &inv.AmountPaidMsat); err != nil {
+		&expires, &inv.State, &inv.AcceptHeight, &inv.HTLCExpiry, &inv.AmountPaidMsat,
+		&card.PaymentIntent, &card.State, &payBy, &captureBy, &card.AmountCaptured); err != nil {
 		return nil, err
+	}
+	if card.State != "" {
+		card.PayBy = fromMicros(payBy)
+		if captureBy != 0 {
+			card.CaptureBy = fromMicros(captureBy)
+		}
+		q.Card = &card
 	}
 	q.Price.Asset = ledger.Asset(asset)
 	q.AnswerWindow = time.Duration(window) * time.Microsecond
@@ -447,14 +461,21 @@ func (s *Store) endQuestion(ctx context.Context, tx *db.Tx, id, from, to string,
 	return q, nil
 }
 
-// decideHold marks the hold invoice of question id, in state from, to be settled or cancelled
-// (state to) and schedules the job that does it, in transaction tx.
-func (s *Store) decideHold(ctx context.Context, tx *db.Tx, id string, from []string, to, job string, now time.Time) error {
+// Tables of the escrows held outside the ledger, as decideEscrow takes them.
+const (
+	holdInvoices = "question_invoices"
+	cardEscrows  = "question_card_escrows"
+)
+
+// decideEscrow marks the escrow of question id held outside the ledger (in table, a hold
+// invoice or a card payment), in state from, to be taken or returned (state to) and schedules
+// the job that does it, in transaction tx.
+func (s *Store) decideEscrow(ctx context.Context, tx *db.Tx, table, id string, from []string, to, job string, now time.Time) error {
 	args := []any{to, now.UnixMicro(), id}
 	for _, f := range from {
 		args = append(args, f)
 	}
-	res, err := tx.Exec(ctx, `UPDATE question_invoices SET state = ?, updated_at = ? WHERE question_id = ? AND state IN (`+
+	res, err := tx.Exec(ctx, `UPDATE `+table+` SET state = ?, updated_at = ? WHERE question_id = ? AND state IN (`+
 		strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ")+`)`, args...)
 	if err != nil {
 		return err
@@ -462,7 +483,7 @@ func (s *Store) decideHold(ctx context.Context, tx *db.Tx, id string, from []str
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
-		return fmt.Errorf("store: the hold invoice of question %s is not %s", id, strings.Join(from, " or "))
+		return fmt.Errorf("store: the escrow of question %s in %s is not %s", id, table, strings.Join(from, " or "))
 	}
 	_, _, err = enqueue(ctx, tx, now, jobs.NewJob{Kind: job, Payload: experts.EscrowJob{QuestionID: id}, UniqueKey: job + ":" + id,
 		MaxAttempts: 1000})
@@ -486,12 +507,18 @@ func (s *Store) AnswerQuestion(ctx context.Context, id, answer string, now time.
 			return err
 		}
 		q.Parts = parts
-		if q.Escrow == experts.EscrowLightning {
+		switch q.Escrow {
+		case experts.EscrowLightning:
 			// The ledger is credited when the node has settled the invoice.
-			if err := s.decideHold(ctx, tx, q.ID, []string{experts.HoldAccepted}, experts.HoldSettle, experts.JobSettleHold, now); err != nil {
+			if err := s.decideEscrow(ctx, tx, holdInvoices, q.ID, []string{experts.HoldAccepted}, experts.HoldSettle, experts.JobSettleHold, now); err != nil {
 				return err
 			}
-		} else {
+		case experts.EscrowCard:
+			// The ledger is credited when Stripe has captured the payment.
+			if err := s.decideEscrow(ctx, tx, cardEscrows, q.ID, []string{experts.CardAuthorized}, experts.CardCapture, experts.JobCaptureCard, now); err != nil {
+				return err
+			}
+		default:
 			txKey := kindQuestionAnswer + ":" + q.ID
 			to, err := answerEntries(ctx, tx, q)
 			if err != nil {
@@ -571,11 +598,16 @@ func (s *Store) CloseQuestion(ctx context.Context, id, status, reason string, no
 			return err
 		}
 		ledgerTx := ""
-		if q.Escrow == experts.EscrowLightning {
-			if err := s.decideHold(ctx, tx, q.ID, []string{experts.HoldOpen, experts.HoldAccepted}, experts.HoldCancel, experts.JobCancelHold, now); err != nil {
+		switch q.Escrow {
+		case experts.EscrowLightning:
+			if err := s.decideEscrow(ctx, tx, holdInvoices, q.ID, []string{experts.HoldOpen, experts.HoldAccepted}, experts.HoldCancel, experts.JobCancelHold, now); err != nil {
 				return err
 			}
-		} else {
+		case experts.EscrowCard:
+			if err := s.decideEscrow(ctx, tx, cardEscrows, q.ID, []string{experts.CardPending, experts.CardAuthorized}, experts.CardCancel, experts.JobCancelCard, now); err != nil {
+				return err
+			}
+		default:
 			if _, err := s.release(ctx, tx, q.HoldID, "question "+q.ID+" "+status); err != nil {
 				return err
 			}

@@ -162,10 +162,34 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, e *stripe.Event, eff strip
 				WHERE stripe_account = ? AND state_at <= ?`, a.PayoutsEnabled, a.DetailsSubmitted, a.UpdatedAt.UnixMicro(),
 				e.Created.UnixMicro(), a.StripeAccount, e.Created.UnixMicro())
 			return err
+		case eff.EscrowAuthorized != nil:
+			p := eff.EscrowAuthorized
+			_, err := s.openCard(ctx, tx, p.QuestionID, *p)
+			return escrowEventError(err)
+		case eff.EscrowCaptured != nil:
+			p := eff.EscrowCaptured
+			_, err := s.capturedCard(ctx, tx, p.QuestionID, *p)
+			return escrowEventError(err)
+		case eff.EscrowCanceled != nil:
+			p := eff.EscrowCanceled
+			_, err := s.canceledCard(ctx, tx, p.QuestionID, p.PaymentIntent, p.At)
+			return escrowEventError(err)
 		}
 		return nil
 	})
 	return applied, err
+}
+
+// escrowEventError keeps an event that does not fit its question (no such question, another
+// intent or amount, a question that has moved on) as seen and applied to nothing, as Stripe
+// must not deliver it again; the jobs that follow each question, and reconciliation, decide
+// from the question's own state. Any other error rolls the event back, to be delivered again.
+func escrowEventError(err error) error {
+	switch stipend.ErrorCode(err) {
+	case stipend.ENOTFOUND, stipend.ECONFLICT:
+		return nil
+	}
+	return err
 }
 
 // creditCardFunding credits a funding's account with what its intent received, once: the

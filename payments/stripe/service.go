@@ -71,6 +71,26 @@ type Effect struct {
 	FundingCanceled string
 	// AccountUpdated records a Connect account's state.
 	AccountUpdated *Connected
+	// EscrowAuthorized opens a question whose card escrow Stripe has authorised.
+	EscrowAuthorized *EscrowPayment
+	// EscrowCaptured records that the escrow of an answered question was captured, and
+	// credits it.
+	EscrowCaptured *EscrowPayment
+	// EscrowCanceled records that a question's card escrow was released.
+	EscrowCanceled *EscrowPayment
+}
+
+// EscrowPayment is what an event says of the PaymentIntent that escrows a question.
+type EscrowPayment struct {
+	QuestionID    string
+	PaymentIntent string
+	// Amount is what is authorised (capturable) for EscrowAuthorized and what was received
+	// for EscrowCaptured.
+	Amount ledger.Amount
+	// CaptureBy is the latest the authorisation may be captured (see CaptureBy).
+	CaptureBy time.Time
+	// At is when the event was handled, on the service's clock.
+	At time.Time
 }
 
 // FundingPaid is the success of a card funding's PaymentIntent.
@@ -202,7 +222,7 @@ func (s *Service) FundByCard(ctx context.Context, actor *accounts.Principal, acc
 	if !created && (f.AccountID != accountID || f.Amount != amount) {
 		return nil, stipend.Errorf(stipend.EIDEMPOTENCYMISMATCH, "this Idempotency-Key was already used for a different funding")
 	}
-	meta := map[string]string{"stipend_funding": f.ID, "stipend_account": accountID}
+	meta := map[string]string{MetaFunding: f.ID, MetaAccount: accountID}
 	if checkout != nil {
 		// The session makes its PaymentIntent when the payer pays; the intent's events carry
 		// the funding's id in its metadata, which is how they find the funding.
@@ -311,11 +331,13 @@ func (s *Service) Connected(ctx context.Context, actor *accounts.Principal, acco
 
 // intentObject is what Stipend reads of a PaymentIntent in an event.
 type intentObject struct {
-	ID             string            `json:"id"`
-	Amount         int64             `json:"amount"`
-	AmountReceived int64             `json:"amount_received"`
-	Currency       string            `json:"currency"`
-	Metadata       map[string]string `json:"metadata"`
+	ID               string            `json:"id"`
+	Amount           int64             `json:"amount"`
+	AmountReceived   int64             `json:"amount_received"`
+	AmountCapturable int64             `json:"amount_capturable"`
+	Currency         string            `json:"currency"`
+	Created          int64             `json:"created"`
+	Metadata         map[string]string `json:"metadata"`
 }
 
 // accountObject is what Stipend reads of a Connect account in an event.
@@ -332,16 +354,26 @@ type accountObject struct {
 func (s *Service) HandleEvent(ctx context.Context, e *Event) (bool, error) {
 	var eff Effect
 	switch e.Type {
-	case "payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled":
+	case "payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled",
+		"payment_intent.amount_capturable_updated":
 		var pi intentObject
 		if err := json.Unmarshal(e.Object, &pi); err != nil {
 			return false, stipend.Errorf(stipend.EINVALID, "event %s: the PaymentIntent does not decode", e.ID)
 		}
-		fundingID := pi.Metadata["stipend_funding"]
-		if fundingID == "" || e.Account != "" {
-			// Not a funding (other uses of intents handle their own events), or an intent of
-			// a connected account, which is never a payment to the platform.
+		if e.Account != "" {
+			// An intent of a connected account is never a payment to the platform.
 			break
+		}
+		if id := pi.Metadata[MetaQuestion]; id != "" {
+			var err error
+			if eff, err = s.escrowEffect(e, &pi, id); err != nil {
+				return false, err
+			}
+			break
+		}
+		fundingID := pi.Metadata[MetaFunding]
+		if fundingID == "" {
+			break // not an intent of Stipend's
 		}
 		switch e.Type {
 		case "payment_intent.succeeded":
@@ -373,6 +405,34 @@ func (s *Service) HandleEvent(ctx context.Context, e *Event) (bool, error) {
 		s.opts.Logger.Info("stripe event applied", "event", e.ID, "type", e.Type)
 	}
 	return applied, nil
+}
+
+// escrowEffect is the effect of an event of the PaymentIntent that escrows question id: its
+// authorisation opens the question, its success records the capture, its cancellation the
+// release. A failed attempt to pay changes nothing: the asker may try another card until the
+// question's time to pay runs out.
+func (s *Service) escrowEffect(e *Event, pi *intentObject, id string) (Effect, error) {
+	var eff Effect
+	asset, err := assetOf(pi.Currency)
+	if err != nil {
+		return eff, err
+	}
+	p := &EscrowPayment{QuestionID: id, PaymentIntent: pi.ID, At: s.opts.Now().UTC()}
+	switch e.Type {
+	case "payment_intent.amount_capturable_updated":
+		if pi.AmountCapturable <= 0 || pi.Created <= 0 {
+			return eff, nil // nothing authorised (a partial capture's leftover released)
+		}
+		p.Amount = ledger.Amount{Value: pi.AmountCapturable, Asset: asset}
+		p.CaptureBy = CaptureBy(time.Unix(pi.Created, 0).UTC())
+		eff.EscrowAuthorized = p
+	case "payment_intent.succeeded":
+		p.Amount = ledger.Amount{Value: pi.AmountReceived, Asset: asset}
+		eff.EscrowCaptured = p
+	case "payment_intent.canceled":
+		eff.EscrowCanceled = p
+	}
+	return eff, nil
 }
 
 // assetOf maps Stripe's currency code to Stipend's asset. Returns EINVALID.

@@ -28,6 +28,27 @@ const (
 	IntentSucceeded             = "succeeded"
 )
 
+// The metadata Stipend puts on its PaymentIntents, by which their webhook events find what
+// they pay for.
+const (
+	MetaFunding  = "stipend_funding"  // a card funding's id
+	MetaQuestion = "stipend_question" // the id of a question escrowed by card
+	MetaAccount  = "stipend_account"  // the Stipend account that pays
+)
+
+// AuthorizationWindow is how long Stripe keeps an online card payment authorised but not
+// captured: after seven days it cancels the PaymentIntent and the payer's bank releases the
+// money.
+const AuthorizationWindow = 7 * 24 * time.Hour
+
+// CaptureMargin is kept between the latest capture Stipend plans and the end of the
+// authorisation, so that a capture that failed can be retried in time.
+const CaptureMargin = 24 * time.Hour
+
+// CaptureBy is the latest time Stipend plans to capture a manual-capture PaymentIntent created
+// at created. The authorisation comes after the creation, so this is on the safe side.
+func CaptureBy(created time.Time) time.Time { return created.Add(AuthorizationWindow - CaptureMargin) }
+
 // IntentRequest asks for a PaymentIntent.
 type IntentRequest struct {
 	Amount ledger.Amount // USD or EUR
