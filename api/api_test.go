@@ -81,7 +81,7 @@ func TestOpenAPIDocumentAgreesWithRoutes(t *testing.T) {
 			"/v1/bounties/{id}/submissions/{submission}/approve": true, "/v1/admin/github-links": true,
 			"/v1/github/link/confirm": true, "/v1/experts/{handle}/questions": true, "/v1/questions/{id}/answer": true,
 			"/v1/questions/{id}/decline": true, "/v1/lists/{list}/questions": true, "/v1/list-questions/{id}/replies": true,
-			"/v1/card-fundings": true,
+			"/v1/card-fundings": true, "/v1/card-fundings/{id}/refunds": true,
 		}[parts[1]]
 		hdr := op.Parameters.GetByInAndName("header", "Idempotency-Key")
 		if movesMoney != (hdr != nil && hdr.Required) {

@@ -13,8 +13,33 @@ import (
 
 func toCardFunding(f *stripe.Funding) wire.CardFunding {
 	return wire.CardFunding{ID: f.ID, AccountID: f.AccountID, Status: f.Status, Amount: toMoney(f.Amount.Value, f.Amount.Asset),
-		AmountPaid: f.AmountPaid, PaymentIntent: f.PaymentIntent, ClientSecret: f.ClientSecret, CheckoutURL: f.CheckoutURL, Transaction: f.LedgerTx,
+		AmountPaid: f.AmountPaid, Refunded: f.Refunded, PaymentIntent: f.PaymentIntent, ClientSecret: f.ClientSecret, CheckoutURL: f.CheckoutURL, Transaction: f.LedgerTx,
 		CreatedAt: f.CreatedAt, SettledAt: f.SettledAt}
+}
+
+func toCardRefund(r *stripe.CardRefund) wire.CardRefund {
+	return wire.CardRefund{ID: r.ID, FundingID: r.FundingID, AccountID: r.AccountID, Amount: toMoney(r.Amount.Value, r.Amount.Asset),
+		State: r.State, StripeRefund: r.StripeRefund, Transaction: r.LedgerTx, Reversal: r.ReversalTx, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func (s *Server) refundCardFunding(c echo.Context) error {
+	var req wire.CreateCardRefundRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	r, err := s.stripe.RefundFunding(c.Request().Context(), principal(c), c.Param("id"), req.Amount, idempotencyKey(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toCardRefund(r))
+}
+
+func (s *Server) getCardRefund(c echo.Context) error {
+	r, err := s.stripe.CardRefund(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toCardRefund(r))
 }
 
 func toConnect(c *stripe.Connected, link string) wire.Connect {

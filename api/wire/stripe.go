@@ -23,12 +23,35 @@ type CardFunding struct {
 	Status        string     `json:"status"`
 	Amount        Money      `json:"amount"`
 	AmountPaid    int64      `json:"amount_paid,omitempty"`
+	Refunded      int64      `json:"refunded,omitempty"`
 	PaymentIntent string     `json:"payment_intent,omitempty"`
 	ClientSecret  string     `json:"client_secret,omitempty"`
 	CheckoutURL   string     `json:"checkout_url,omitempty"`
 	Transaction   string     `json:"transaction_id,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	SettledAt     *time.Time `json:"settled_at,omitempty"`
+}
+
+// CreateCardRefundRequest gives (part of) a card funding back to the card that paid it, from
+// the funded account's balance. Amount 0 (or absent) refunds all that is left.
+type CreateCardRefundRequest struct {
+	Amount int64 `json:"amount,omitempty"`
+}
+
+// CardRefund is a refund of a card funding. State is pending (debited from the balance, not
+// yet taken by Stripe), sent (Stripe is processing it), succeeded, or failed (Stripe refused
+// it or it failed; the balance was given back, reversal_transaction_id).
+type CardRefund struct {
+	ID           string    `json:"id"`
+	FundingID    string    `json:"funding_id"`
+	AccountID    string    `json:"account_id"`
+	Amount       Money     `json:"amount"`
+	State        string    `json:"state"`
+	StripeRefund string    `json:"stripe_refund,omitempty"`
+	Transaction  string    `json:"transaction_id"`
+	Reversal     string    `json:"reversal_transaction_id,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // ConnectRequest gives an account a Stripe Connect account for payouts in USD and EUR.

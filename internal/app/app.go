@@ -163,6 +163,7 @@ func New(d *db.DB, o Options) (*App, error) {
 	runner.Register(experts.JobCaptureCard, a.Experts.HandleCaptureCard)
 	runner.Register(experts.JobCancelCard, a.Experts.HandleCancelCard)
 	runner.Register(experts.JobCardPaymentDue, a.Experts.HandleCardPaymentDue)
+	runner.Register(stripe.JobRefund, a.Stripe.HandleRefund)
 	srv, err := api.New(api.Deps{
 		Accounts:       acc,
 		Payments:       a.Payments,

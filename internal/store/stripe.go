@@ -13,7 +13,8 @@ import (
 
 var _ stripe.Store = (*Store)(nil)
 
-const cardFundingColumns = `id, account_id, request_key, asset, amount, payment_intent, status, amount_paid, ledger_tx, created_at, settled_at`
+const cardFundingColumns = `id, account_id, request_key, asset, amount, payment_intent, status, amount_paid, ledger_tx, created_at,
+	settled_at, refunded`
 
 func scanCardFunding(row interface{ Scan(...any) error }) (*stripe.Funding, error) {
 	var f stripe.Funding
@@ -21,7 +22,7 @@ func scanCardFunding(row interface{ Scan(...any) error }) (*stripe.Funding, erro
 	var intent, tx sql.NullString
 	var paid, settled sql.NullInt64
 	var created int64
-	if err := row.Scan(&f.ID, &f.AccountID, &f.RequestKey, &asset, &f.Amount.Value, &intent, &f.Status, &paid, &tx, &created, &settled); err != nil {
+	if err := row.Scan(&f.ID, &f.AccountID, &f.RequestKey, &asset, &f.Amount.Value, &intent, &f.Status, &paid, &tx, &created, &settled, &f.Refunded); err != nil {
 		return nil, err
 	}
 	f.Amount.Asset = ledger.Asset(asset)
@@ -170,6 +171,12 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, e *stripe.Event, eff strip
 			p := eff.EscrowCaptured
 			_, err := s.capturedCard(ctx, tx, p.QuestionID, *p)
 			return escrowEventError(err)
+		case eff.RefundUpdated != nil:
+			_, err := s.recordRefundOutcome(ctx, tx, *eff.RefundUpdated, fromMicros(now))
+			if stipend.ErrorCode(err) == stipend.ENOTFOUND {
+				return nil // a refund made outside Stipend, or of another environment
+			}
+			return err
 		case eff.EscrowCanceled != nil:
 			p := eff.EscrowCanceled
 			_, err := s.canceledCard(ctx, tx, p.QuestionID, p.PaymentIntent, p.At)

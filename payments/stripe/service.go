@@ -34,6 +34,7 @@ type Funding struct {
 	PaymentIntent string
 	Status        string
 	AmountPaid    int64
+	Refunded      int64 // what its refunds that have not failed add up to
 	LedgerTx      string
 	CreatedAt     time.Time
 	SettledAt     *time.Time
@@ -78,6 +79,8 @@ type Effect struct {
 	EscrowCaptured *EscrowPayment
 	// EscrowCanceled records that a question's card escrow was released.
 	EscrowCanceled *EscrowPayment
+	// RefundUpdated records what Stripe says of a card refund.
+	RefundUpdated *RefundOutcome
 }
 
 // EscrowPayment is what an event says of the PaymentIntent that escrows a question.
@@ -100,8 +103,10 @@ type FundingPaid struct {
 	Amount        ledger.Amount // received
 }
 
-// Store keeps card fundings, Connect accounts and the webhook events applied.
+// Store keeps card fundings and their refunds, Connect accounts and the webhook events
+// applied.
 type Store interface {
+	RefundStore
 	// CreateCardFunding stores f as pending, or returns the funding already stored under its
 	// request key with created false. Returns ENOTFOUND (no such account).
 	CreateCardFunding(ctx context.Context, f *Funding) (stored *Funding, created bool, err error)
@@ -386,6 +391,15 @@ func (s *Service) HandleEvent(ctx context.Context, e *Event) (bool, error) {
 			eff.FundingFailed = fundingID
 		case "payment_intent.canceled":
 			eff.FundingCanceled = fundingID
+		}
+	case "charge.refund.updated", "refund.updated", "refund.created", "refund.failed":
+		// A refund's status changes after Stripe took it: pending refunds succeed or fail.
+		var rf refundObject
+		if err := json.Unmarshal(e.Object, &rf); err != nil {
+			return false, stipend.Errorf(stipend.EINVALID, "event %s: the refund does not decode", e.ID)
+		}
+		if id := rf.Metadata[MetaRefund]; id != "" && e.Account == "" && rf.Status != "" {
+			eff.RefundUpdated = &RefundOutcome{RefundID: id, StripeRefund: rf.ID, Status: rf.Status}
 		}
 	case "account.updated":
 		// Connect accounts' events come to a Connect endpoint, whose secret the verifier also

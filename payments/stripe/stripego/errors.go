@@ -24,7 +24,6 @@ var conflictCodes = map[stripeapi.ErrorCode]bool{
 	stripeapi.ErrorCodeCaptureUnauthorizedPayment:        true,
 	stripeapi.ErrorCodeChargeDisputed:                    true,
 	stripeapi.ErrorCodeRefundDisputedPayment:             true,
-	stripeapi.ErrorCodeIdempotencyKeyInUse:               true,
 	stripeapi.ErrorCodeResourceAlreadyExists:             true,
 	stripeapi.ErrorCodeStatusTransitionInvalid:           true,
 }
@@ -77,6 +76,10 @@ func (c *Client) mapError(err error, what string) error {
 func classify(se *stripeapi.Error) (code, msg string) {
 	status := se.HTTPStatusCode
 	switch {
+	case se.Code == stripeapi.ErrorCodeIdempotencyKeyInUse:
+		// Another request with the key is still running at Stripe: its outcome is unknown, and
+		// the same request is to be sent again later, not taken as refused.
+		return stipend.EUNAVAILABLE, "Stripe is still working on an earlier request with this key; try again later"
 	case se.Type == stripeapi.ErrorTypeIdempotency || status == http.StatusConflict:
 		return stipend.ECONFLICT, "Stripe refused the request: it conflicts with an earlier one"
 	case insufficientCodes[se.Code] || se.DeclineCode == stripeapi.DeclineCodeInsufficientFunds:
