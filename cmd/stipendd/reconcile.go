@@ -63,8 +63,8 @@ func reconcileCmd(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Stripe, %s to %s: %d balance transactions; ledger: %d card fundings, %d Stripe payouts\n",
-			to.Add(-since).Format(time.RFC3339), to.Format(time.RFC3339), r.Transactions, r.Fundings, r.Payouts)
+		fmt.Fprintf(stdout, "Stripe, %s to %s: %d balance transactions; ledger: %d card fundings, %d captured answers, %d card refunds, %d Stripe payouts\n",
+			to.Add(-since).Format(time.RFC3339), to.Format(time.RFC3339), r.Transactions, r.Fundings, r.Escrows, r.Refunds, r.Payouts)
 		diffs = append(diffs, r.Differences...)
 	}
 	if len(diffs) == 0 {

@@ -63,3 +63,26 @@ func (s *Store) StripePayouts(ctx context.Context, from, to time.Time) ([]payout
 	return s.queryPayouts(ctx, `rail = ? AND status = ? AND finished_at >= ? AND finished_at < ? ORDER BY id`,
 		payout.RailStripe, payout.Succeeded, from.UTC().UnixMicro(), to.UTC().UnixMicro())
 }
+
+// CardEscrowsCaptured implements reconcile.StripeStore.
+func (s *Store) CardEscrowsCaptured(ctx context.Context, from, to time.Time) ([]stripe.EscrowPayment, error) {
+	return queryAll(ctx, s.db, `SELECT c.question_id, COALESCE(c.payment_intent, ''), q.asset, c.amount_captured, c.updated_at
+		FROM question_card_escrows c JOIN questions q ON q.id = c.question_id
+		WHERE c.state = 'captured' AND c.updated_at >= ? AND c.updated_at < ? ORDER BY c.updated_at`,
+		func(row interface{ Scan(...any) error }) (*stripe.EscrowPayment, error) {
+			var p stripe.EscrowPayment
+			var asset string
+			var at int64
+			if err := row.Scan(&p.QuestionID, &p.PaymentIntent, &asset, &p.Amount.Value, &at); err != nil {
+				return nil, err
+			}
+			p.Amount.Asset, p.At = ledger.Asset(asset), fromMicros(at)
+			return &p, nil
+		}, from.UTC().UnixMicro(), to.UTC().UnixMicro())
+}
+
+// CardRefunds implements reconcile.StripeStore.
+func (s *Store) CardRefunds(ctx context.Context, from, to time.Time) ([]stripe.CardRefund, error) {
+	return queryAll(ctx, s.db, `SELECT `+cardRefundColumns+` FROM card_refunds WHERE created_at >= ? AND created_at < ? ORDER BY created_at`,
+		scanCardRefund, from.UTC().UnixMicro(), to.UTC().UnixMicro())
+}
