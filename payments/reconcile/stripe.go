@@ -32,7 +32,7 @@ type StripeBalance interface {
 // StripeReport is the outcome of a Stripe reconciliation.
 type StripeReport struct {
 	Fundings, Escrows, Refunds, Payouts, Transactions int
-	Differences                     []Difference
+	Differences                                       []Difference
 }
 
 // Stripe compares the ledger's card fundings, captured question escrows, card refunds and

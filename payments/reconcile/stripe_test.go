@@ -70,11 +70,11 @@ func TestStripeReconcileFindsEveryDisagreement(t *testing.T) {
 	}
 
 	disagree := stripeSide{
-		{ID: "txn_1", Type: "charge", Amount: usd(4000), Source: "ch_1"},       // less than credited
-		{ID: "txn_3", Type: "transfer", Amount: usd(-2500), Source: "tr_1"},    // another amount
-		{ID: "txn_5", Type: "transfer", Amount: usd(-100), Source: "tr_rogue"}, // no payout made it
-		{ID: "txn_6", Type: "refund", Amount: usd(-500), Source: "re_rogue"},   // no refund of the ledger's
-		{ID: "txn_8", Type: "refund", Amount: usd(-400), Source: "re_1"},       // another amount
+		{ID: "txn_1", Type: "charge", Amount: usd(4000), Source: "ch_1"},        // less than credited
+		{ID: "txn_3", Type: "transfer", Amount: usd(-2500), Source: "tr_1"},     // another amount
+		{ID: "txn_5", Type: "transfer", Amount: usd(-100), Source: "tr_rogue"},  // no payout made it
+		{ID: "txn_6", Type: "refund", Amount: usd(-500), Source: "re_rogue"},    // no refund of the ledger's
+		{ID: "txn_8", Type: "refund", Amount: usd(-400), Source: "re_1"},        // another amount
 		{ID: "txn_11", Type: "refund_failure", Amount: usd(50), Source: "re_1"}, // failed, but not given back
 		{ID: "txn_7", Type: "charge", Amount: usd(2500), Source: "ch_2"},
 		{ID: "txn_2", Type: "payment", Amount: ledger.Cents(700, ledger.EUR)},
@@ -82,7 +82,7 @@ func TestStripeReconcileFindsEveryDisagreement(t *testing.T) {
 	missing := &stripeLedger{fundings: agree.fundings, escrows: agree.escrows,
 		refunds: append(agree.refunds, stripe.CardRefund{ID: "cre_4", StripeRefund: "re_lost", Amount: usd(10), State: stripe.RefundSent}),
 		payouts: append(agree.payouts,
-		payout.Payout{ID: "po_2", Amount: usd(300), Proof: "tr_lost", Rail: payout.RailStripe})}
+			payout.Payout{ID: "po_2", Amount: usd(300), Proof: "tr_lost", Rail: payout.RailStripe})}
 	r, err = reconcile.Stripe(context.Background(), missing, disagree, time.Time{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
