@@ -72,6 +72,19 @@ func (s *Store) cardQuestion(ctx context.Context, tx *db.Tx, id, paymentIntent s
 	if paymentIntent != "" && q.Card.PaymentIntent != "" && q.Card.PaymentIntent != paymentIntent {
 		return nil, stipend.Errorf(stipend.ECONFLICT, "question %s is paid by another PaymentIntent than %s", id, clipText(paymentIntent, 64))
 	}
+	if paymentIntent != "" && q.Card.PaymentIntent == "" {
+		// The intent is about to be recorded: one that escrows another question (its metadata
+		// edited at Stripe) must be refused here, since a unique violation would abort the
+		// transaction on PostgreSQL.
+		var other string
+		err := tx.QueryRow(ctx, `SELECT question_id FROM question_card_escrows WHERE payment_intent = ?`, paymentIntent).Scan(&other)
+		switch {
+		case err == nil:
+			return nil, stipend.Errorf(stipend.ECONFLICT, "PaymentIntent %s escrows question %s, not %s", clipText(paymentIntent, 64), other, id)
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, err
+		}
+	}
 	return q, nil
 }
 
@@ -242,7 +255,15 @@ func (s *Store) canceledCard(ctx context.Context, tx *db.Tx, id, paymentIntent s
 		return nil, err
 	}
 	if !moved {
-		return nil, stipend.Errorf(stipend.ECONFLICT, "the card payment of question %s changed while it was released", id)
+		// Another report of the same release (the job's and Stripe's event) got there first.
+		out, _, err := s.questionWhere(ctx, tx, "id", id)
+		if err != nil {
+			return nil, err
+		}
+		if out.Card.State != experts.CardCanceled {
+			return nil, stipend.Errorf(stipend.ECONFLICT, "the card payment of question %s changed while it was released", id)
+		}
+		return out, nil
 	}
 	out, _, err := s.questionWhere(ctx, tx, "id", id)
 	return out, err

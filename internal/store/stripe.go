@@ -184,7 +184,10 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, e *stripe.Event, eff strip
 		}
 		return nil
 	})
-	return applied, err
+	if err != nil {
+		return false, err // rolled back: nothing was applied, and the event is not recorded
+	}
+	return applied, nil
 }
 
 // escrowEventError keeps an event that does not fit its question (no such question, another
