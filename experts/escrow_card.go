@@ -169,31 +169,6 @@ func (s *Service) cancelCard(ctx context.Context, id string) (*Question, error) 
 	return q, errAwaitingStripe
 }
 
-// captureCardNow captures an answered question's payment at once, so that the expert is paid
-// without waiting for the job; JobCaptureCard, scheduled with the answer, finishes the work.
-func (s *Service) captureCardNow(ctx context.Context, q *Question) *Question {
-	out, err := s.captureCard(ctx, q.ID)
-	if err != nil {
-		if !errors.Is(err, errAwaitingStripe) {
-			s.opts.Logger.Warn("capturing a card payment; the job will retry", "question_id", q.ID, "error", err)
-		}
-		return q
-	}
-	return out
-}
-
-// cancelCardNow releases a closed question's payment at once; see captureCardNow.
-func (s *Service) cancelCardNow(ctx context.Context, q *Question) *Question {
-	out, err := s.cancelCard(ctx, q.ID)
-	if err != nil {
-		if !errors.Is(err, errAwaitingStripe) {
-			s.opts.Logger.Warn("releasing a card payment; the job will retry", "question_id", q.ID, "error", err)
-		}
-		return q
-	}
-	return out
-}
-
 // cardJobResult turns a step that waits for Stripe into a snooze of the job.
 func (s *Service) cardJobResult(err error) error {
 	if errors.Is(err, errAwaitingStripe) {

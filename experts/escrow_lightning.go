@@ -222,28 +222,6 @@ func (s *Service) htlcNearExpiry(ctx context.Context, q *Question) (bool, error)
 	return info.BlockHeight >= u.CancelByHeight(), nil
 }
 
-// settleNow settles an answered question's hold invoice at once, so that the expert is paid
-// without waiting for the job, and returns the question as it then is. Failures are logged;
-// JobSettleHold, scheduled with the answer, finishes the work.
-func (s *Service) settleNow(ctx context.Context, q *Question) *Question {
-	out, err := s.settleHold(ctx, q.ID)
-	if err != nil {
-		s.opts.Logger.Warn("settling a hold invoice; the job will retry", "question_id", q.ID, "error", err)
-		return q
-	}
-	return out
-}
-
-// cancelNow cancels a closed question's hold invoice at once; see settleNow.
-func (s *Service) cancelNow(ctx context.Context, q *Question) *Question {
-	out, err := s.cancelHold(ctx, q.ID)
-	if err != nil {
-		s.opts.Logger.Warn("cancelling a hold invoice; the job will retry", "question_id", q.ID, "error", err)
-		return q
-	}
-	return out
-}
-
 // settleHold settles the hold invoice of an answered question and credits the ledger. Each
 // step may be repeated: lnd settles an invoice once, and the store credits it once.
 func (s *Service) settleHold(ctx context.Context, id string) (*Question, error) {

@@ -3,6 +3,7 @@ package experts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -278,9 +279,9 @@ func (s *Service) Answer(ctx context.Context, actor *accounts.Principal, id, ans
 func (s *Service) collect(ctx context.Context, q *Question) *Question {
 	switch q.Escrow {
 	case EscrowLightning:
-		return s.settleNow(ctx, q)
+		return s.atOnce(ctx, q, "settling a hold invoice", s.settleHold)
 	case EscrowCard:
-		return s.captureCardNow(ctx, q)
+		return s.atOnce(ctx, q, "capturing a card payment", s.captureCard)
 	}
 	return q
 }
@@ -290,11 +291,26 @@ func (s *Service) collect(ctx context.Context, q *Question) *Question {
 func (s *Service) release(ctx context.Context, q *Question) *Question {
 	switch q.Escrow {
 	case EscrowLightning:
-		return s.cancelNow(ctx, q)
+		return s.atOnce(ctx, q, "cancelling a hold invoice", s.cancelHold)
 	case EscrowCard:
-		return s.cancelCardNow(ctx, q)
+		return s.atOnce(ctx, q, "releasing a card payment", s.cancelCard)
 	}
 	return q
+}
+
+// atOnce runs step, the settlement or release of q's escrow, at once, so that nobody waits
+// for the job scheduled with the decision, and returns the question as it then is. A failure
+// is logged (what names the step) and left to that job; a step that waits for Stripe to
+// confirm it is not a failure.
+func (s *Service) atOnce(ctx context.Context, q *Question, what string, step func(context.Context, string) (*Question, error)) *Question {
+	out, err := step(ctx, q.ID)
+	if err != nil {
+		if !errors.Is(err, errAwaitingStripe) {
+			s.opts.Logger.Warn(what+"; the job will retry", "question_id", q.ID, "error", err)
+		}
+		return q
+	}
+	return out
 }
 
 // Decline turns a question down as its expert; the escrow returns to the asker.
